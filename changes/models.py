@@ -1,0 +1,1 @@
+"""Models of Change enablement; they arrive with their issue."""

@@ -1,0 +1,1 @@
+"""Models of Incident management; they arrive with their issue."""

@@ -1,0 +1,44 @@
+"""Related fields that only ever see the request's tenant.
+
+Another tenant's object is reported exactly like a missing one, so its existence never leaks.
+"""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+
+class TenantScopedRelatedFieldMixin:
+    context: dict[str, Any]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
+        return queryset.filter(tenant_id=self.context["request"].tenant.pk)
+
+
+class TenantSlugRelatedField(TenantScopedRelatedFieldMixin, serializers.SlugRelatedField[Any]):
+    """A link to a tenant object by its slug."""
+
+
+class TenantPrimaryKeyRelatedField(
+    TenantScopedRelatedFieldMixin, serializers.PrimaryKeyRelatedField[Any]
+):
+    """A link to a tenant object by its id."""
+
+
+class TenantMemberField(serializers.SlugRelatedField[Any]):
+    """A user, by username, who is an active member of the request's tenant."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from django.contrib.auth import get_user_model
+
+        kwargs.setdefault("queryset", get_user_model().objects.all())
+        super().__init__(slug_field="username", **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset()
+        return queryset.filter(
+            memberships__tenant_id=self.context["request"].tenant.pk,
+            memberships__is_active=True,
+        )

@@ -1,0 +1,171 @@
+"""The base every tenant endpoint is built on, and the user's own `/api/v1/me/`.
+
+A request to `/api/v1/t/<tenant_slug>/...` is resolved once: authenticate, find the active
+membership of the URL's tenant (absent tenant and non-member are the same 404), set row-level
+security for that tenant, check the member's role for the action. Each request runs in one
+transaction; an error response rolls it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from django.db import models, transaction
+from django.http import HttpRequest
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.mixins import ListModelMixin, RetrieveModelMixin
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
+
+from itsm.api.permissions import HasActionRole, IsTenantMember
+from itsm.api.request import TenantRequest
+from itsm.tenancy import rls
+from itsm.tenancy.models import Tenant
+from itsm.tenancy.selectors import tenant_membership_resolve, user_membership_list
+
+TENANT_URL_KWARG = "tenant_slug"
+
+
+class TenantScopedViewSet(GenericViewSet[Any]):
+    """Base of every endpoint under `/api/v1/t/<tenant_slug>/`.
+
+    Subclasses declare `queryset = Model.objects.none()` (fail closed, and for schema
+    introspection), implement `get_tenant_queryset` through a selector, and list in
+    `action_roles` the roles allowed for every action they have.
+    """
+
+    permission_classes = [IsAuthenticated, IsTenantMember, HasActionRole]
+    action_roles: ClassVar[Mapping[str, frozenset[str]]] = {}
+    input_serializer_classes: ClassVar[Mapping[str, type[serializers.BaseSerializer[Any]]]] = {}
+    request: TenantRequest
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        with rls.scope():
+            response: Response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+            return response
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        request.tenant = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        if request.user.is_authenticated:
+            membership = tenant_membership_resolve(
+                user=request.user, tenant_slug=kwargs[TENANT_URL_KWARG]
+            )
+            if membership is None:
+                raise exceptions.NotFound("No such tenant.")
+            request.membership = membership  # type: ignore[attr-defined]
+            request.tenant = membership.tenant  # type: ignore[attr-defined]
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.request.tenant
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return self.get_tenant_queryset(self.request.tenant)
+
+    def get_tenant_queryset(self, tenant: Tenant) -> models.QuerySet[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must scope its queryset to the tenant.")
+
+    @classmethod
+    def lookup_value_of(cls, instance: models.Model) -> str:
+        """The value that addresses `instance` in this viewset's detail URLs."""
+        return str(getattr(instance, cls.lookup_field))
+
+    def get_input_serializer(self, *args: Any, **kwargs: Any) -> serializers.BaseSerializer[Any]:
+        serializer_class = self.input_serializer_classes[self.action]
+        kwargs.setdefault("context", self.get_serializer_context())
+        return serializer_class(*args, **kwargs)
+
+    def validated_input(self, instance: Any = None, *, partial: bool = False) -> dict[str, Any]:
+        serializer = self.get_input_serializer(instance, data=self.request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(serializer.validated_data)
+        return data
+
+    def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(instance).data, status=status_code)
+
+
+class TenantReadOnlyViewSet(ListModelMixin, RetrieveModelMixin, TenantScopedViewSet):
+    """List and retrieve."""
+
+
+class TenantModelViewSet(TenantReadOnlyViewSet):
+    """List, retrieve, create, partial update and delete, each write through a service.
+
+    Subclasses implement `perform_create_service`, `perform_update_service` and
+    `perform_destroy_service`; input serializers only validate.
+    """
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.perform_create_service(self.validated_input())
+        return self.respond_with(instance, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_object()
+        instance = self.perform_update_service(
+            instance, self.validated_input(instance, partial=True)
+        )
+        return self.respond_with(instance)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.perform_destroy_service(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def perform_create_service(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def perform_update_service(self, instance: Any, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def perform_destroy_service(self, instance: Any) -> None:
+        raise NotImplementedError
+
+
+# --- The user's own view -----------------------------------------------------------------------
+
+
+class MembershipSummarySerializer(serializers.Serializer[Any]):
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant_name = serializers.CharField(source="tenant.name", read_only=True)
+    role = serializers.CharField(read_only=True)
+    api_root = serializers.SerializerMethodField()
+
+    def get_api_root(self, membership: Any) -> str:
+        return f"/api/v1/t/{membership.tenant.slug}/"
+
+
+class MeSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    memberships = MembershipSummarySerializer(many=True, read_only=True)
+
+
+class MeView(APIView):
+    """Who the caller is and which tenants they belong to, with which role."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        user = request.user
+        with rls.user_scope(user.pk):
+            memberships = list(user_membership_list(user=user))  # type: ignore[arg-type]
+        me = {
+            "username": user.get_username(),
+            "email": getattr(user, "email", ""),
+            "full_name": user.get_full_name(),  # type: ignore[union-attr]
+            "memberships": memberships,
+        }
+        return Response(MeSerializer(me).data)

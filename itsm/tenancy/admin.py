@@ -1,0 +1,132 @@
+"""Platform administration of tenants, memberships and teams."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest
+
+from itsm.admin_site import ServiceBackedAdmin
+from itsm.tenancy import services
+from itsm.tenancy.models import Membership, Team, Tenant, TenantCounter
+from itsm.tenancy.selectors import users_outside_tenant
+
+
+@admin.register(Tenant)
+class TenantAdmin(ServiceBackedAdmin[Tenant]):
+    list_display = ["name", "slug", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    service_excluded_fields = ()
+
+    def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> Tenant:
+        created = services.tenant_create(name=data["name"], slug=data["slug"])
+        if data.get("is_active") is False:
+            services.tenant_update(tenant=created, data={"is_active": False})
+        return created
+
+    def update_object(self, request: HttpRequest, instance: Tenant, data: dict[str, Any]) -> Tenant:
+        return services.tenant_update(tenant=instance, data=data)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deactivate instead: a tenant's records are kept
+
+
+@admin.register(Membership)
+class MembershipAdmin(ServiceBackedAdmin[Membership]):
+    list_display = ["user", "tenant", "role", "is_active", "created_at"]
+    list_filter = ["tenant", "role", "is_active"]
+    list_select_related = ["user", "tenant"]
+    search_fields = ["user__username", "user__email", "tenant__name"]
+    raw_id_fields = ["user"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["tenant", "user", "created_at"] if obj else ["created_at"]
+
+    def create_object(
+        self, request: HttpRequest, tenant: Any, data: dict[str, Any]
+    ) -> Membership:
+        membership = services.membership_create(tenant=tenant, user=data["user"], role=data["role"])
+        if data.get("is_active") is False:
+            services.membership_update(membership=membership, data={"is_active": False})
+        return membership
+
+    def update_object(
+        self, request: HttpRequest, instance: Membership, data: dict[str, Any]
+    ) -> Membership:
+        return services.membership_update(membership=instance, data=data)
+
+    def delete_object(self, request: HttpRequest, instance: Membership) -> None:
+        services.membership_delete(membership=instance)
+
+
+class TeamAdminForm(forms.ModelForm[Team]):
+    members = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.order_by("username"),
+        required=False,
+        widget=admin.widgets.FilteredSelectMultiple("members", is_stacked=False),
+    )
+
+    class Meta:
+        model = Team
+        fields = ["tenant", "name", "slug", "kind", "description", "email", "escalation_team"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["members"].initial = list(self.instance.members.all())
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        tenant, members = cleaned.get("tenant") or self.instance.tenant, cleaned.get("members")
+        if tenant and members:
+            outsiders = users_outside_tenant(tenant=tenant, users=members)
+            if outsiders:
+                names = ", ".join(sorted(user.get_username() for user in outsiders))
+                self.add_error("members", f"Not members of {tenant}: {names}.")
+        return cleaned
+
+
+@admin.register(Team)
+class TeamAdmin(ServiceBackedAdmin[Team]):
+    form = TeamAdminForm
+    list_display = ["name", "tenant", "kind", "escalation_team"]
+    list_filter = ["tenant", "kind"]
+    list_select_related = ["tenant", "escalation_team"]
+    search_fields = ["name", "slug", "tenant__name"]
+    prepopulated_fields = {"slug": ["name"]}
+    raw_id_fields = ["escalation_team"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["tenant"] if obj else []
+
+    def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> Team:
+        members = data.pop("members", [])
+        return services.team_create(tenant=tenant, data=data, members=members)
+
+    def update_object(self, request: HttpRequest, instance: Team, data: dict[str, Any]) -> Team:
+        members = data.pop("members", None)
+        return services.team_update(team=instance, data=data, members=members)
+
+    def delete_object(self, request: HttpRequest, instance: Team) -> None:
+        services.team_delete(team=instance)
+
+
+@admin.register(TenantCounter)
+class TenantCounterAdmin(admin.ModelAdmin[TenantCounter]):
+    """Read-only: numbers are handed out by the services, never edited."""
+
+    list_display = ["tenant", "key", "last_value", "updated_at"]
+    list_filter = ["tenant", "key"]
+    list_select_related = ["tenant"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,226 @@
+"""Row-level security: the second tenancy wall, on PostgreSQL.
+
+Every table with a `tenant_id` column has ENABLE and FORCE ROW LEVEL SECURITY and one policy,
+`tenant_isolation`, whose USING and WITH CHECK compare the row's tenant with the transaction
+setting `app.tenant_id`. Requests and tasks set it with `set_config(..., true)` inside their own
+transaction, so it can never outlive the transaction or leak to the next user of a pooled
+connection. With no tenant set a query sees no rows.
+
+Two deliberate openings, both settings only our code writes:
+- `app.platform = 'on'`: Django admin for platform administrators and the schema owner's
+  maintenance commands see every tenant.
+- `app.user_id`: a user sees their own memberships in every tenant (to list them and to resolve
+  the tenant of a request before the tenant is known).
+
+Policies are kept in step with the models after every `migrate` (see `sync_policies`), so a new
+tenant table is covered without anyone remembering to add its policy; the RLS catalogue test
+fails if any tenant table is not.
+
+On SQLite there is no second wall: every function here is a no-op there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+TENANT_SETTING = "app.tenant_id"
+USER_SETTING = "app.user_id"
+PLATFORM_SETTING = "app.platform"
+POLICY_NAME = "tenant_isolation"
+
+
+@dataclass(frozen=True)
+class RlsContext:
+    """What the current transaction may see."""
+
+    tenant_id: int | None = None
+    user_id: int | None = None
+    platform: bool = False
+
+
+NO_ACCESS = RlsContext()
+
+# Mirrors what this thread's transaction has set, so a nested scope can restore it cheaply.
+_current: ContextVar[RlsContext] = ContextVar("rls_context", default=NO_ACCESS)
+
+
+def _is_postgres(connection: BaseDatabaseWrapper) -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _apply(connection: BaseDatabaseWrapper, context: RlsContext) -> None:
+    if not _is_postgres(connection):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config(%s, %s, true), set_config(%s, %s, true), set_config(%s, %s, true)",
+            [
+                TENANT_SETTING,
+                "" if context.tenant_id is None else str(context.tenant_id),
+                USER_SETTING,
+                "" if context.user_id is None else str(context.user_id),
+                PLATFORM_SETTING,
+                "on" if context.platform else "",
+            ],
+        )
+
+
+def current() -> RlsContext:
+    """The RLS context of this thread's current transaction."""
+    return _current.get()
+
+
+@contextmanager
+def scope(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """A transaction (or savepoint) in which `activate` may be called.
+
+    On leaving, the settings go back to what they were: at the outermost level the end of the
+    transaction does it; nested (inside a test's transaction, say) we restore them, and on an
+    exception the savepoint's rollback does.
+    """
+    connection = connections[using]
+    nested = connection.in_atomic_block
+    outer = _current.get()
+    token = _current.set(outer)
+    try:
+        with transaction.atomic(using=using):
+            yield
+            # After an error the savepoint's rollback restores the settings by itself.
+            if nested and _current.get() != outer and not connection.needs_rollback:
+                _apply(connection, outer)
+    finally:
+        _current.reset(token)
+
+
+def activate(context: RlsContext, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Set what the current transaction may see. Only valid inside `scope()`."""
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise RuntimeError("rls.activate() needs a transaction: call it inside rls.scope().")
+    if _current.get() != context:
+        _apply(connection, context)
+        _current.set(context)
+
+
+@contextmanager
+def tenant_scope(
+    tenant_id: int, *, user_id: int | None = None, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[None]:
+    """A transaction that sees one tenant's rows (and the user's own memberships)."""
+    with scope(using):
+        activate(RlsContext(tenant_id=tenant_id, user_id=user_id), using)
+        yield
+
+
+@contextmanager
+def user_scope(user_id: int, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """A transaction that sees only the user's own memberships, in every tenant."""
+    with scope(using):
+        activate(RlsContext(user_id=user_id), using)
+        yield
+
+
+@contextmanager
+def platform_scope(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """A transaction that sees every tenant: platform administration only."""
+    with scope(using):
+        activate(RlsContext(platform=True), using)
+        yield
+
+
+# --- Schema owner ------------------------------------------------------------------------------
+
+
+@contextmanager
+def owner_connection(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Reconnect as the schema owner (DATABASE_OWNER_URL) with the platform scope on.
+
+    For schema maintenance (migrate, flush). The owner is not a superuser and FORCE ROW LEVEL
+    SECURITY applies to it too, so the platform setting is set for this session only.
+    """
+    connection = connections[using]
+    credentials = settings.DATABASE_OWNER_CREDENTIALS
+    saved = {key: connection.settings_dict.get(key) for key in credentials}
+    connection.close()
+    connection.settings_dict.update(credentials)
+    try:
+        if _is_postgres(connection):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'on', false)", [PLATFORM_SETTING])
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+
+
+# --- Policies ----------------------------------------------------------------------------------
+
+
+def _setting_as_bigint(name: str) -> str:
+    # current_setting() gives '' (not NULL) once a transaction-local value has been reset.
+    return f"NULLIF(current_setting('{name}', true), '')::bigint"
+
+
+def policy_expressions(model: type[Model]) -> tuple[str, str]:
+    """The USING and WITH CHECK expressions of a tenant table's policy."""
+    own_tenant = f"tenant_id = {_setting_as_bigint(TENANT_SETTING)}"
+    platform = f"current_setting('{PLATFORM_SETTING}', true) = 'on'"
+    check = f"({own_tenant} OR {platform})"
+    user_column = getattr(model, "rls_visible_to_user_column", None)
+    using = check
+    if user_column:
+        using = f"({own_tenant} OR {platform} OR {user_column} = {_setting_as_bigint(USER_SETTING)})"
+    return using, check
+
+
+def tenant_models() -> list[type[Model]]:
+    """Concrete models whose table carries a tenant column."""
+    from django.apps import apps
+
+    return [
+        model
+        for model in apps.get_models()
+        if not model._meta.proxy
+        and any(field.column == "tenant_id" for field in model._meta.local_concrete_fields)
+    ]
+
+
+def sync_policies(connection: BaseDatabaseWrapper) -> None:
+    """Give every tenant table ENABLE + FORCE RLS and its current policy. Idempotent."""
+    if not _is_postgres(connection):
+        return
+    qn = connection.ops.quote_name
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        for model in tenant_models():
+            table = qn(model._meta.db_table)
+            using, check = policy_expressions(model)
+            cursor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            cursor.execute(f"DROP POLICY IF EXISTS {POLICY_NAME} ON {table}")
+            cursor.execute(
+                f"CREATE POLICY {POLICY_NAME} ON {table} USING {using} WITH CHECK {check}"
+            )
+
+
+def grant_app_role(connection: BaseDatabaseWrapper) -> None:
+    """Let the application role read and write rows, and nothing more (it owns no table)."""
+    role = settings.DATABASE_APP_ROLE
+    if not role or not _is_postgres(connection):
+        return
+    role = connection.ops.quote_name(role)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")

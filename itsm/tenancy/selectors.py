@@ -1,0 +1,72 @@
+"""Reads of tenants, memberships and teams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from itsm.tenancy import rls
+from itsm.tenancy.models import Membership, Team, Tenant
+
+
+def tenant_membership_resolve(
+    *, user: AbstractBaseUser | AnonymousUser, tenant_slug: str
+) -> Membership | None:
+    """The user's active membership in the active tenant `tenant_slug`, with RLS set for it.
+
+    Must run inside `rls.scope()`. None when the tenant does not exist, is inactive, or the
+    user is not an active member: callers answer all three alike (404), so a tenant's
+    existence never leaks.
+    """
+    if not user.is_authenticated:
+        return None
+    tenant = Tenant.objects.filter(slug=tenant_slug, is_active=True).first()
+    if tenant is None:
+        return None
+    rls.activate(rls.RlsContext(tenant_id=tenant.pk, user_id=user.pk))
+    membership = (
+        Membership.objects.for_tenant(tenant).filter(user_id=user.pk, is_active=True).first()
+    )
+    if membership is None:
+        rls.activate(rls.NO_ACCESS)
+        return None
+    membership.tenant = tenant  # already loaded: spare the query
+    return membership
+
+
+def user_membership_list(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+    """The user's active memberships in active tenants. Run inside `rls.user_scope()`."""
+    return (
+        Membership.objects.filter(user_id=user.pk, is_active=True, tenant__is_active=True)
+        .select_related("tenant")
+        .order_by("tenant__name")
+    )
+
+
+def team_list(*, tenant: Tenant) -> QuerySet[Team]:
+    """The tenant's teams with what their representation needs."""
+    return (
+        Team.objects.for_tenant(tenant)
+        .select_related("escalation_team")
+        .prefetch_related("members")
+    )
+
+
+def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
+    """The tenant's memberships with their users."""
+    return Membership.objects.for_tenant(tenant).select_related("user")
+
+
+def users_outside_tenant(
+    *, tenant: Tenant | int, users: Iterable[AbstractBaseUser]
+) -> list[AbstractBaseUser]:
+    """Those of `users` who are not active members of the tenant."""
+    users = list(users)
+    members = set(
+        Membership.objects.for_tenant(tenant)
+        .filter(user_id__in=[user.pk for user in users], is_active=True)
+        .values_list("user_id", flat=True)
+    )
+    return [user for user in users if user.pk not in members]

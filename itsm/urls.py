@@ -1,0 +1,25 @@
+"""The project's URLs. Every tenant's pages live under /t/<slug>/, its API under
+/api/v1/t/<slug>/; each app contributes its routes below those prefixes."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from itsm.web import views as web_views
+
+tenant_api_patterns = [
+    path("", include("itsm.tenancy.api.urls")),
+    path("", include("itsm.catalog.api.urls")),
+]
+
+urlpatterns = [
+    path("", include("itsm.web.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(("itsm.api.urls", "api"))),
+    path("api/v1/t/<slug:tenant_slug>/", include(tenant_api_patterns)),
+]
+
+handler404 = web_views.not_found
+handler500 = web_views.server_error

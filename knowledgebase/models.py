@@ -1,0 +1,1 @@
+"""Models of Knowledge base; they arrive with their issue."""

@@ -1,0 +1,1 @@
+"""Models of Problem management; they arrive with their issue."""
