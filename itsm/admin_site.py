@@ -5,7 +5,6 @@ with row-level security's platform scope on. The response is rendered inside tha
 a lazily evaluated queryset in a template would otherwise run without it and see nothing.
 """
 
-from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -22,13 +21,11 @@ class PlatformAdminSite(admin.AdminSite):
     site_title = "ITSM admin"
     index_title = "Platform administration"
 
-    def admin_view(
-        self, view: Callable[..., HttpResponse], cacheable: bool = False
-    ) -> Callable[..., HttpResponse]:
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
         @wraps(view)
         def platform_scoped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             with rls.platform_scope():
-                response = view(request, *args, **kwargs)
+                response: HttpResponse = view(request, *args, **kwargs)
                 if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
                     response.render()
                 return response

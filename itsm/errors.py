@@ -25,25 +25,25 @@ class DomainError(Exception):
         self.fields = dict(fields or {})
 
 
-class InvalidInput(DomainError):
+class InvalidInputError(DomainError):
     """The request is well formed but breaks a domain rule (HTTP 400)."""
 
     default_code = "invalid"
 
 
-class NotFound(DomainError):
+class NotFoundError(DomainError):
     """The object is absent or belongs to another tenant: the two look the same (HTTP 404)."""
 
     default_code = "not_found"
 
 
-class Conflict(DomainError):
+class ConflictError(DomainError):
     """The object's state forbids the operation, e.g. an illegal transition (HTTP 409)."""
 
     default_code = "conflict"
 
 
-class PreconditionFailed(DomainError):
+class PreconditionFailedError(DomainError):
     """The client's view of the object is stale, e.g. an old ETag (HTTP 412)."""
 
     default_code = "precondition_failed"

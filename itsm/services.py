@@ -6,8 +6,7 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models import ProtectedError, RestrictedError
 
-from itsm.errors import Conflict
-
+from itsm.errors import ConflictError
 from itsm.tenancy.models import Tenant, TenantOwnedModel
 
 
@@ -48,10 +47,12 @@ def object_delete(instance: models.Model) -> None:
     """Delete a row that nothing refers to any more.
 
     Raises:
-        Conflict: other records still refer to it (protected foreign keys).
+        ConflictError: other records still refer to it (protected foreign keys).
     """
     try:
         with transaction.atomic():
             instance.delete()
     except (ProtectedError, RestrictedError) as error:
-        raise Conflict(f"{instance} is still in use; deactivate it instead.", code="in_use") from error
+        raise ConflictError(
+            f"{instance} is still in use; deactivate it instead.", code="in_use"
+        ) from error

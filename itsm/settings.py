@@ -18,7 +18,8 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 # Real environment variables win over the file: environ only fills in what is unset.
-environ.Env.read_env(BASE_DIR / ".env")
+# ITSM_ENV_FILE points elsewhere (a nonexistent path reads nothing).
+environ.Env.read_env(env.str("ITSM_ENV_FILE", default=str(BASE_DIR / ".env")))
 
 # --- Django core -------------------------------------------------------------------------------
 
@@ -122,11 +123,12 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 # so row-level security applies to it. DATABASE_OWNER_URL is the role that owns the schema;
 # `manage.py migrate` (and `flush`) connect with it. Without it both are the same connection.
 
-_SQLITE_DEFAULT = f"sqlite:///{VAR_DIR / 'itsm.sqlite3'}"
-DATABASES = {"default": env.db_url("DATABASE_URL", default=_SQLITE_DEFAULT)}
+# Without DATABASE_URL: the embedded SQLite file, at SQLITE_PATH.
+_SQLITE_PATH = Path(env.str("SQLITE_PATH", default=str(VAR_DIR / "itsm.sqlite3"))).resolve()
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{_SQLITE_PATH}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # tenant views open their own transaction
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(exist_ok=True)
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Web, worker and beat share one file: wait for locks and take the write lock up front.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
@@ -198,12 +200,13 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

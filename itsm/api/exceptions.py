@@ -6,8 +6,10 @@ input field to its reasons (empty when the error is not about a field).
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -16,10 +18,10 @@ from rest_framework.views import exception_handler
 from itsm import errors
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
-    errors.InvalidInput: status.HTTP_400_BAD_REQUEST,
-    errors.NotFound: status.HTTP_404_NOT_FOUND,
-    errors.Conflict: status.HTTP_409_CONFLICT,
-    errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
+    errors.InvalidInputError: status.HTTP_400_BAD_REQUEST,
+    errors.NotFoundError: status.HTTP_404_NOT_FOUND,
+    errors.ConflictError: status.HTTP_409_CONFLICT,
+    errors.PreconditionFailedError: status.HTTP_412_PRECONDITION_FAILED,
 }
 
 
@@ -45,14 +47,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, errors.DomainError):
-        if exc.fields and isinstance(exc, errors.InvalidInput):
+        if exc.fields and isinstance(exc, errors.InvalidInputError):
             return exceptions.ValidationError(exc.fields, code=exc.code)
         return DomainAPIException(exc)
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()  # same words for absent and another tenant's
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied()
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, ProtectedError | RestrictedError):
         return DomainAPIException(
-            errors.Conflict("The object is still in use by other records.", code="in_use")
+            errors.ConflictError("The object is still in use by other records.", code="in_use")
         )
     return exc
 
@@ -60,11 +66,13 @@ def _as_api_exception(exc: Exception) -> Exception:
 def error_body(exc: exceptions.APIException) -> dict[str, Any]:
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
+        fields: dict[str, Any] = {}
+        general: list[Any] = []
         if isinstance(detail, dict):
             fields = {key: value for key, value in detail.items() if key != "non_field_errors"}
-            general = detail.get("non_field_errors") or []
+            general = list(detail.get("non_field_errors") or [])
         else:
-            fields, general = {}, detail
+            general = list(detail)
         message = str(general[0]) if general else "Invalid input."
         return {"code": "invalid", "message": message, "fields": fields}
     codes = exc.get_codes()

@@ -37,7 +37,8 @@ class TenantMemberField(serializers.SlugRelatedField[Any]):
         super().__init__(slug_field="username", **kwargs)
 
     def get_queryset(self) -> QuerySet[Any]:
-        queryset: QuerySet[Any] = super().get_queryset()
+        queryset = super().get_queryset()
+        assert queryset is not None
         return queryset.filter(
             memberships__tenant_id=self.context["request"].tenant.pk,
             memberships__is_active=True,

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from django.db import models, transaction
 from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.mixins import ListModelMixin, RetrieveModelMixin
@@ -44,9 +45,9 @@ class TenantScopedViewSet(GenericViewSet[Any]):
     input_serializer_classes: ClassVar[Mapping[str, type[serializers.BaseSerializer[Any]]]] = {}
     request: TenantRequest
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with rls.scope():
-            response: Response = super().dispatch(request, *args, **kwargs)
+            response = super().dispatch(request, *args, **kwargs)
             if response.status_code >= 400:
                 transaction.set_rollback(True)
             return response
@@ -136,7 +137,9 @@ class TenantModelViewSet(TenantReadOnlyViewSet):
 
 
 class MembershipSummarySerializer(serializers.Serializer[Any]):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     tenant_name = serializers.CharField(source="tenant.name", read_only=True)
     role = serializers.CharField(read_only=True)
     api_root = serializers.SerializerMethodField()
@@ -160,12 +163,13 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         user = request.user
+        assert user.pk is not None  # IsAuthenticated
         with rls.user_scope(user.pk):
-            memberships = list(user_membership_list(user=user))  # type: ignore[arg-type]
+            memberships = list(user_membership_list(user=user))
         me = {
             "username": user.get_username(),
             "email": getattr(user, "email", ""),
-            "full_name": user.get_full_name(),  # type: ignore[union-attr]
+            "full_name": user.get_full_name(),
             "memberships": memberships,
         }
         return Response(MeSerializer(me).data)

@@ -11,7 +11,7 @@ class Service(TenantOwnedModel):
     """A service the organisation runs; incidents and changes name the service they affect."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=63)
+    slug = models.SlugField(max_length=63, db_index=False)  # unique with tenant, indexed there
     description = models.TextField(blank=True, max_length=10000)
     owner_team = models.ForeignKey(
         "tenancy.Team",
@@ -40,7 +40,7 @@ class Category(TenantOwnedModel):
     """A category for classifying tickets, optionally under a parent category."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=63)
+    slug = models.SlugField(max_length=63, db_index=False)  # unique with tenant, indexed there
     description = models.TextField(blank=True, max_length=5000)
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"

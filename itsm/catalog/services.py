@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 
 from itsm.catalog.models import Category, Service
-from itsm.errors import InvalidInput
+from itsm.errors import InvalidInputError
 from itsm.services import object_delete, object_update, tenant_object_create
 from itsm.tenancy.models import Tenant
 
@@ -36,7 +36,7 @@ def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
     parent = data.get("parent", category.parent)
     while parent is not None:
         if parent.pk == category.pk:
-            raise InvalidInput(
+            raise InvalidInputError(
                 "A category cannot be placed under itself.",
                 fields={"parent": ["A category cannot be placed under itself."]},
             )
@@ -45,14 +45,13 @@ def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
     return category
 
 
-
 @transaction.atomic
 def service_delete(*, service: Service) -> None:
-    """Delete a service that nothing refers to (a Conflict otherwise)."""
+    """Delete a service that nothing refers to (a ConflictError otherwise)."""
     object_delete(service)
 
 
 @transaction.atomic
 def category_delete(*, category: Category) -> None:
-    """Delete a category that nothing refers to (a Conflict otherwise)."""
+    """Delete a category that nothing refers to (a ConflictError otherwise)."""
     object_delete(category)

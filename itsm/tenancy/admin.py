@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
@@ -45,9 +46,7 @@ class MembershipAdmin(ServiceBackedAdmin[Membership]):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["tenant", "user", "created_at"] if obj else ["created_at"]
 
-    def create_object(
-        self, request: HttpRequest, tenant: Any, data: dict[str, Any]
-    ) -> Membership:
+    def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> Membership:
         membership = services.membership_create(tenant=tenant, user=data["user"], role=data["role"])
         if data.get("is_active") is False:
             services.membership_update(membership=membership, data={"is_active": False})
@@ -66,7 +65,7 @@ class TeamAdminForm(forms.ModelForm[Team]):
     members = forms.ModelMultipleChoiceField(
         queryset=get_user_model().objects.order_by("username"),
         required=False,
-        widget=admin.widgets.FilteredSelectMultiple("members", is_stacked=False),
+        widget=FilteredSelectMultiple("members", is_stacked=False),
     )
 
     class Meta:

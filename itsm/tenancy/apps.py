@@ -5,12 +5,16 @@ from django.db import connections
 from django.db.models.signals import post_migrate
 
 
-def on_post_migrate(using: str = "default", **kwargs: Any) -> None:
+def on_post_migrate(using: str = "default", plan: Any = None, **kwargs: Any) -> None:
     """Keep row-level security and the application role's grants in step with the tables.
 
     Framework glue: it runs once all migrations have been applied, as the schema owner.
+    `flush` sends the signal too (without a plan); emptying tables changes no policy.
     """
     from itsm.tenancy import rls
+
+    if plan is None:
+        return
 
     connection = connections[using]
     rls.sync_policies(connection)

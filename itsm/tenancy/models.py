@@ -85,7 +85,9 @@ class Membership(TenantOwnedModel):
     class Meta:
         ordering = ["tenant_id", "user_id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "user"], name="tenancy_membership_unique_user")
+            models.UniqueConstraint(
+                fields=["tenant", "user"], name="tenancy_membership_unique_user"
+            )
         ]
 
     def __str__(self) -> str:
@@ -96,7 +98,7 @@ class Team(TenantOwnedModel):
     """A support team. Its kind gives the support tier (L1/L2/L3) or function."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=63)
+    slug = models.SlugField(max_length=63, db_index=False)  # unique with tenant, indexed there
     kind = models.CharField(max_length=16, choices=TeamKind.choices)
     description = models.TextField(blank=True, max_length=5000)
     email = models.EmailField(blank=True, help_text=_("Where team notifications go."))
@@ -142,8 +144,10 @@ class TeamMember(TenantOwnedModel):
         super().clean()
         from itsm.tenancy.selectors import users_outside_tenant
 
-        if self.tenant_id and self.user_id and users_outside_tenant(
-            tenant=self.tenant_id, users=[self.user]
+        if (
+            self.tenant_id
+            and self.user_id
+            and users_outside_tenant(tenant=self.tenant_id, users=[self.user])
         ):
             raise ValidationError({"user": _("Must be a member of the team's tenant.")})
 

@@ -180,7 +180,9 @@ def policy_expressions(model: type[Model]) -> tuple[str, str]:
     user_column = getattr(model, "rls_visible_to_user_column", None)
     using = check
     if user_column:
-        using = f"({own_tenant} OR {platform} OR {user_column} = {_setting_as_bigint(USER_SETTING)})"
+        using = (
+            f"({own_tenant} OR {platform} OR {user_column} = {_setting_as_bigint(USER_SETTING)})"
+        )
     return using, check
 
 

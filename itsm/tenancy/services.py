@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
-from itsm.errors import InvalidInput
+from itsm.errors import InvalidInputError
 from itsm.services import object_delete, object_update, tenant_object_create
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant, TenantCounter
 
@@ -22,8 +22,9 @@ def allocate_number(*, tenant: Tenant, key: str) -> int:
     """
     table = connection.ops.quote_name(TenantCounter._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
+        # The only interpolation is our own quoted table name.
         cursor.execute(
-            f"INSERT INTO {table} (tenant_id, key, last_value, created_at, updated_at) "
+            f"INSERT INTO {table} (tenant_id, key, last_value, created_at, updated_at) "  # noqa: S608
             "VALUES (%s, %s, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) "
             "ON CONFLICT (tenant_id, key) DO UPDATE "
             f"SET last_value = {table}.last_value + 1, updated_at = CURRENT_TIMESTAMP "
@@ -100,7 +101,7 @@ def team_update(
 ) -> Team:
     """Change a team's fields and, if given, replace its members."""
     if data.get("escalation_team") == team:
-        raise InvalidInput(
+        raise InvalidInputError(
             "A team cannot escalate to itself.",
             fields={"escalation_team": ["A team cannot escalate to itself."]},
         )
@@ -113,7 +114,11 @@ def team_update(
 def team_set_members(*, team: Team, members: Iterable[AbstractBaseUser]) -> None:
     """Make the team's members exactly `members`; each must be a member of the tenant."""
     wanted = {user.pk: user for user in members}
-    current = set(TeamMember.objects.for_tenant(team.tenant_id).filter(team=team).values_list("user_id", flat=True))
+    current = set(
+        TeamMember.objects.for_tenant(team.tenant_id)
+        .filter(team=team)
+        .values_list("user_id", flat=True)
+    )
     TeamMember.objects.for_tenant(team.tenant_id).filter(team=team).exclude(
         user_id__in=wanted
     ).delete()
@@ -122,8 +127,7 @@ def team_set_members(*, team: Team, members: Iterable[AbstractBaseUser]) -> None
             tenant_object_create(TeamMember, tenant=team.tenant, data={"team": team, "user": user})
 
 
-
 @transaction.atomic
 def team_delete(*, team: Team) -> None:
-    """Delete a team that nothing refers to (a Conflict otherwise)."""
+    """Delete a team that nothing refers to (a ConflictError otherwise)."""
     object_delete(team)

@@ -25,8 +25,9 @@ from itsm.tenancy.selectors import team_list, tenant_membership_resolve, user_me
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The tenants the user works in."""
+    assert request.user.pk is not None  # login_required
     with rls.user_scope(request.user.pk):
-        memberships = list(user_membership_list(user=request.user))  # type: ignore[arg-type]
+        memberships = list(user_membership_list(user=request.user))
     return render(request, "web/home.html", {"memberships": memberships})
 
 

@@ -7,7 +7,9 @@ from itsm.tenancy.models import Team
 
 
 class ServiceReadSerializer(serializers.ModelSerializer[Service]):
-    owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner_team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Service
@@ -35,7 +37,11 @@ class ServiceWriteSerializer(ModelInputSerializer):
 
 
 class CategoryReadSerializer(serializers.ModelSerializer[Category]):
-    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # `parent` shadows Field.parent for the type checker only: DRF's metaclass moves declared
+    # fields off the class.
+    parent: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Category
@@ -44,7 +50,7 @@ class CategoryReadSerializer(serializers.ModelSerializer[Category]):
 
 
 class CategoryWriteSerializer(ModelInputSerializer):
-    parent = TenantSlugRelatedField(
+    parent = TenantSlugRelatedField(  # type: ignore[assignment]
         slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
     )
 

@@ -8,8 +8,12 @@ from itsm.tenancy.models import Membership, Team
 
 
 class TeamReadSerializer(serializers.ModelSerializer[Team]):
-    escalation_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    escalation_team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    members: serializers.ManyRelatedField = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="username", many=True, read_only=True
+    )
 
     class Meta:
         model = Team

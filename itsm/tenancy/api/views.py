@@ -51,15 +51,19 @@ class TeamViewSet(TenantModelViewSet):
     def perform_create_service(self, data: dict[str, Any]) -> Team:
         members = data.pop("members", [])
         team = services.team_create(tenant=self.tenant, data=data, members=members)
-        return self.get_queryset().get(pk=team.pk)
+        return self._reloaded(team)
 
     def perform_update_service(self, instance: Team, data: dict[str, Any]) -> Team:
         members = data.pop("members", None)
         services.team_update(team=instance, data=data, members=members)
-        return self.get_queryset().get(pk=instance.pk)
+        return self._reloaded(instance)
 
     def perform_destroy_service(self, instance: Team) -> None:
         services.team_delete(team=instance)
+
+    def _reloaded(self, team: Team) -> Team:
+        # Members changed through their own table: read them back as the list shows them.
+        return selectors.team_list(tenant=self.tenant).get(pk=team.pk)
 
 
 class MembershipFilterSet(filters.FilterSet):

@@ -53,7 +53,9 @@ class Command(BaseCommand):
                 )
         self.stdout.write(f"Roles {owner['USER']} (owner) and {app['USER']} (application) ready.")
 
-    def _ensure_role(self, conn: psycopg.Connection[Any], name: str, password: str, create: str) -> None:
+    def _ensure_role(
+        self, conn: psycopg.Connection[Any], name: str, password: str, create: str
+    ) -> None:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone()
         verb = "ALTER" if exists else "CREATE"
         attributes = sql.SQL(f"LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE {create}")

@@ -23,8 +23,12 @@ class DemoTenant:
     slug: str
     name: str
     people: dict[str, Role]  # username -> role
-    teams: list[tuple[str, str, TeamKind, list[str], str | None]]  # slug, name, kind, members, escalates to
-    services: list[tuple[str, str, str, str | None, str]]  # slug, name, criticality, owner, description
+    teams: list[
+        tuple[str, str, TeamKind, list[str], str | None]
+    ]  # slug, name, kind, members, escalates to
+    services: list[
+        tuple[str, str, str, str | None, str]
+    ]  # slug, name, criticality, owner, description
     categories: list[tuple[str, str, str | None]]  # slug, name, parent
 
 
@@ -57,19 +61,67 @@ TENANTS = [
         teams=[
             ("it-management", "IT Management", TeamKind.MANAGEMENT, ["maria"], None),
             ("platform-engineering", "Platform Engineering", TeamKind.L3, ["carol"], None),
-            ("application-support", "Application Support", TeamKind.L2, ["bob"], "platform-engineering"),
+            (
+                "application-support",
+                "Application Support",
+                TeamKind.L2,
+                ["bob"],
+                "platform-engineering",
+            ),
             ("service-desk", "Service Desk", TeamKind.L1, ["alice"], "application-support"),
             ("network", "Network Operations", TeamKind.SPECIALIST, ["carol"], None),
         ],
         services=[
-            ("email", "E-mail and calendars", "critical", "application-support", "Exchange Online mailboxes, shared calendars and distribution lists."),
-            ("vpn", "Remote access VPN", "high", "network", "Always-on VPN for staff working off site."),
-            ("erp", "ERP (finance and supply chain)", "critical", "application-support", "Orders, invoicing, stock and the general ledger."),
-            ("website", "Corporate website", "high", "platform-engineering", "The public website and its content management system."),
-            ("payroll", "Payroll", "high", "application-support", "Monthly payroll runs and payslips."),
-            ("workplace", "Laptops and desktops", "medium", "service-desk", "Staff laptops, docking stations and peripherals."),
+            (
+                "email",
+                "E-mail and calendars",
+                "critical",
+                "application-support",
+                "Exchange Online mailboxes, shared calendars and distribution lists.",
+            ),
+            (
+                "vpn",
+                "Remote access VPN",
+                "high",
+                "network",
+                "Always-on VPN for staff working off site.",
+            ),
+            (
+                "erp",
+                "ERP (finance and supply chain)",
+                "critical",
+                "application-support",
+                "Orders, invoicing, stock and the general ledger.",
+            ),
+            (
+                "website",
+                "Corporate website",
+                "high",
+                "platform-engineering",
+                "The public website and its content management system.",
+            ),
+            (
+                "payroll",
+                "Payroll",
+                "high",
+                "application-support",
+                "Monthly payroll runs and payslips.",
+            ),
+            (
+                "workplace",
+                "Laptops and desktops",
+                "medium",
+                "service-desk",
+                "Staff laptops, docking stations and peripherals.",
+            ),
             ("wifi", "Office Wi-Fi", "medium", "network", "Wireless networks in every office."),
-            ("sso", "Identity and single sign-on", "critical", "platform-engineering", "Accounts, passwords, MFA and SSO to every application."),
+            (
+                "sso",
+                "Identity and single sign-on",
+                "critical",
+                "platform-engineering",
+                "Accounts, passwords, MFA and SSO to every application.",
+            ),
         ],
         categories=[
             ("hardware", "Hardware", None),
@@ -94,8 +146,20 @@ TENANTS = [
             ("helpdesk", "Helpdesk", TeamKind.L1, ["gina"], None),
         ],
         services=[
-            ("tracking", "Shipment tracking", "critical", "helpdesk", "Customer-facing parcel tracking."),
-            ("warehouse", "Warehouse management", "high", "helpdesk", "Scanning, picking and stock in every depot."),
+            (
+                "tracking",
+                "Shipment tracking",
+                "critical",
+                "helpdesk",
+                "Customer-facing parcel tracking.",
+            ),
+            (
+                "warehouse",
+                "Warehouse management",
+                "high",
+                "helpdesk",
+                "Scanning, picking and stock in every depot.",
+            ),
         ],
         categories=[("hardware", "Hardware", None), ("scanner", "Handheld scanner", "hardware")],
     ),
@@ -153,8 +217,12 @@ class Command(BaseCommand):
             if slug not in teams:
                 teams[slug] = services.team_create(
                     tenant=tenant,
-                    data={"slug": slug, "name": name, "kind": kind,
-                          "escalation_team": teams.get(escalates_to or "")},
+                    data={
+                        "slug": slug,
+                        "name": name,
+                        "kind": kind,
+                        "escalation_team": teams.get(escalates_to or ""),
+                    },
                     members=[users[username] for username in members],
                 )
         known_services = set(Service.objects.for_tenant(tenant).values_list("slug", flat=True))
@@ -162,8 +230,13 @@ class Command(BaseCommand):
             if slug not in known_services:
                 catalog_services.service_create(
                     tenant=tenant,
-                    data={"slug": slug, "name": name, "criticality": criticality,
-                          "owner_team": teams.get(owner or ""), "description": description},
+                    data={
+                        "slug": slug,
+                        "name": name,
+                        "criticality": criticality,
+                        "owner_team": teams.get(owner or ""),
+                        "description": description,
+                    },
                 )
         categories = {category.slug: category for category in Category.objects.for_tenant(tenant)}
         for slug, name, parent in demo.categories:

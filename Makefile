@@ -1,0 +1,68 @@
+# The two commands of the README:
+#   make run    set up, load demo data and run web + worker + beat on the embedded default
+#   make test   set up and run the whole test suite against PostgreSQL and Redis
+
+PYTHON ?= $(shell pyenv which python3.13 2>/dev/null || command -v python3.13 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+
+# The test suite's services; override any of them from the environment.
+PG_SUPERUSER_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+TEST_DATABASE_URL ?= postgres://itsm_app@127.0.0.1:5432/itsm
+TEST_DATABASE_OWNER_URL ?= postgres://itsm_owner@127.0.0.1:5432/itsm
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key \
+	DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_OWNER_URL=$(TEST_DATABASE_OWNER_URL) \
+	CELERY_BROKER_URL=$(TEST_BROKER_URL) CACHE_URL=locmemcache://
+PYTEST_ARGS ?=
+
+.PHONY: setup run demo test lint format lock clean
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+# A local .env for the embedded default: debug on, a fresh secret, SQLite, file-system broker.
+.env:
+	@printf 'DEBUG=true\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote .env for the embedded default (SQLite and a file-system broker in var/)."
+
+demo: setup .env
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+
+run: demo
+	@echo ""
+	@echo "  ITSM is starting: http://127.0.0.1:$${ITSM_PORT:-8000}/  (log in with a demo account above)"
+	@echo "  Platform admin:   http://127.0.0.1:$${ITSM_PORT:-8000}/admin/"
+	@echo "  API docs:         http://127.0.0.1:$${ITSM_PORT:-8000}/api/v1/docs/"
+	@echo ""
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+test: setup
+	$(TEST_ENV) $(BIN)/python manage.py provision_db_roles --superuser-url $(PG_SUPERUSER_URL)
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	DEBUG=true $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-pin requirements.txt from pyproject.toml's direct dependencies.
+lock: setup
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.13 -o requirements.txt
+
+clean:
+	rm -rf $(VENV) var

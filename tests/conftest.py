@@ -1,0 +1,120 @@
+"""Shared fixtures: two tenants with members of every role, API clients, and the database
+set up the way production runs it: created and migrated by the schema owner, used by the
+application role that row-level security applies to."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from rest_framework.test import APIClient
+
+from itsm.tenancy import rls
+from itsm.tenancy.choices import MembershipRole
+from itsm.tenancy.models import Tenant
+from tests.factories import MembershipFactory, TenantFactory, UserFactory
+
+_APP_CREDENTIALS: dict[str, Any] = {}
+
+
+def _use_credentials(credentials: dict[str, Any]) -> None:
+    connection = connections["default"]
+    connection.close()
+    connection.settings_dict.update(credentials)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Create and migrate the test database as the schema owner."""
+    owner = settings.DATABASE_OWNER_CREDENTIALS
+    if owner:
+        default = connections["default"].settings_dict
+        _APP_CREDENTIALS.update({key: default.get(key) for key in owner})
+        _use_credentials(owner)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Then run every test as the application role, and drop the database as the owner."""
+    if _APP_CREDENTIALS:
+        _use_credentials(_APP_CREDENTIALS)
+    yield
+    if _APP_CREDENTIALS:
+        _use_credentials(settings.DATABASE_OWNER_CREDENTIALS)
+
+
+@pytest.fixture(autouse=True)
+def _locmem_email(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def tenant_a(db: None) -> Tenant:
+    return TenantFactory(slug="tenant-a", name="Tenant A")
+
+
+@pytest.fixture
+def tenant_b(db: None) -> Tenant:
+    return TenantFactory(slug="tenant-b", name="Tenant B")
+
+
+@pytest.fixture
+def make_member(db: None) -> Callable[..., Any]:
+    """make_member(tenant, role) -> a user with that role in the tenant."""
+
+    def make(tenant: Tenant, role: str = MembershipRole.AGENT, **user_fields: Any) -> Any:
+        return MembershipFactory(tenant=tenant, role=role, user=UserFactory(**user_fields)).user
+
+    return make
+
+
+@pytest.fixture
+def admin_a(tenant_a: Tenant, make_member: Callable[..., Any]) -> Any:
+    return make_member(tenant_a, MembershipRole.TENANT_ADMIN, username="admin-a")
+
+
+@pytest.fixture
+def agent_a(tenant_a: Tenant, make_member: Callable[..., Any]) -> Any:
+    return make_member(tenant_a, MembershipRole.AGENT, username="agent-a")
+
+
+@pytest.fixture
+def requester_a(tenant_a: Tenant, make_member: Callable[..., Any]) -> Any:
+    return make_member(tenant_a, MembershipRole.REQUESTER, username="requester-a")
+
+
+@pytest.fixture
+def admin_b(tenant_b: Tenant, make_member: Callable[..., Any]) -> Any:
+    return make_member(tenant_b, MembershipRole.TENANT_ADMIN, username="admin-b")
+
+
+@pytest.fixture
+def api_client() -> Callable[[Any], APIClient]:
+    """api_client(user) -> a client authenticated with the user's API token."""
+    from rest_framework.authtoken.models import Token
+
+    def make(user: Any = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def in_tenant() -> Callable[[Tenant], Any]:
+    """`with in_tenant(tenant): ...` reads rows as that tenant's requests would."""
+    return lambda tenant: rls.tenant_scope(tenant.pk)
+
+
+@pytest.fixture
+def as_platform() -> Callable[[], Any]:
+    """`with as_platform(): ...` reads every tenant's rows, as platform administration."""
+    return rls.platform_scope
+
+
+def api_url(tenant: Tenant, path: str) -> str:
+    return f"/api/v1/t/{tenant.slug}/{path}"

@@ -1,0 +1,108 @@
+"""factory_boy factories; every tenant-owned factory takes `tenant=`.
+
+Rows are inserted inside the tenant's RLS scope, as the application would write them.
+`FACTORIES` maps each tenant-owned model to its factory: the cross-tenant sweep builds one
+object of every routed model through it.
+"""
+
+from typing import Any
+
+import factory
+from django.contrib.auth import get_user_model
+from django.db.models import Model
+from factory.django import DjangoModelFactory
+
+from itsm.catalog.models import Category, Service
+from itsm.tenancy import rls
+from itsm.tenancy.choices import MembershipRole, TeamKind
+from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
+
+PASSWORD = "correct-horse-battery"
+
+
+class TenantFactory(DjangoModelFactory[Tenant]):
+    class Meta:
+        model = Tenant
+
+    name = factory.Sequence(lambda n: f"Tenant {n}")
+    slug = factory.Sequence(lambda n: f"tenant-{n}")
+
+
+class UserFactory(DjangoModelFactory[Any]):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def saved(obj: Any, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+        if create:
+            obj.save()
+
+
+class TenantOwnedFactory[M: Model](DjangoModelFactory[M]):
+    class Meta:
+        abstract = True
+
+    tenant = factory.SubFactory(TenantFactory)
+
+    @classmethod
+    def _create(cls, model_class: type[M], *args: Any, **kwargs: Any) -> M:
+        with rls.tenant_scope(kwargs["tenant"].pk):
+            return super()._create(model_class, *args, **kwargs)
+
+
+class MembershipFactory(TenantOwnedFactory[Membership]):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    role = MembershipRole.AGENT
+
+
+class TeamFactory(TenantOwnedFactory[Team]):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.Sequence(lambda n: f"team-{n}")
+    kind = TeamKind.L1
+
+
+class TeamMemberFactory(TenantOwnedFactory[TeamMember]):
+    class Meta:
+        model = TeamMember
+
+    team = factory.SubFactory(TeamFactory, tenant=factory.SelfAttribute("..tenant"))
+    user = factory.LazyAttribute(
+        lambda obj: MembershipFactory(tenant=obj.tenant).user  # a member of the tenant first
+    )
+
+
+class ServiceFactory(TenantOwnedFactory[Service]):
+    class Meta:
+        model = Service
+
+    name = factory.Sequence(lambda n: f"Service {n}")
+    slug = factory.Sequence(lambda n: f"service-{n}")
+    owner_team = factory.SubFactory(TeamFactory, tenant=factory.SelfAttribute("..tenant"))
+
+
+class CategoryFactory(TenantOwnedFactory[Category]):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
+    Membership: MembershipFactory,
+    Team: TeamFactory,
+    TeamMember: TeamMemberFactory,
+    Service: ServiceFactory,
+    Category: CategoryFactory,
+}

@@ -1,0 +1,151 @@
+"""The first wall, swept over every API route: a member of tenant A can never reach tenant B.
+
+The routes come from the URL resolver, so an endpoint added later is covered without editing
+this test; its model only needs a factory in tests/factories.py (the test says so if not).
+"""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from django.db.models import Model
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from itsm.api.views import TENANT_URL_KWARG, TenantScopedViewSet
+from itsm.tenancy import rls
+from itsm.tenancy.choices import MembershipRole
+from itsm.tenancy.models import Tenant
+from tests.factories import FACTORIES
+
+UNSAFE_METHODS = {"post", "put", "patch", "delete"}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # namespaced URL name
+    viewset: type[TenantScopedViewSet]
+    actions: dict[str, str]  # HTTP method -> viewset action
+    lookup_kwarg: str | None  # None for list routes
+
+    @property
+    def model(self) -> type[Model]:
+        return self.viewset.queryset.model  # type: ignore[union-attr]
+
+
+def tenant_routes() -> list[Route]:
+    routes: list[Route] = []
+
+    def walk(patterns: list[Any], namespace: str, in_tenant: bool) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inside = in_tenant or TENANT_URL_KWARG in str(pattern.pattern)
+                child_ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                walk(pattern.url_patterns, child_ns, inside)
+            elif isinstance(pattern, URLPattern) and in_tenant:
+                view = pattern.callback
+                viewset = getattr(view, "cls", None)
+                kwargs = set(pattern.pattern.regex.groupindex)
+                lookup = viewset.lookup_url_kwarg or viewset.lookup_field if viewset else None
+                routes.append(
+                    Route(
+                        name=f"{namespace}{pattern.name}",
+                        viewset=viewset,
+                        actions=dict(getattr(view, "actions", {}) or {}),
+                        lookup_kwarg=lookup if lookup in kwargs else None,
+                    )
+                )
+
+    walk(get_resolver().url_patterns, "", in_tenant=False)
+    return routes
+
+
+ROUTES = tenant_routes()
+
+
+def _route_id(route: Route) -> str:
+    return route.name
+
+
+def test_the_sweep_finds_the_routes():
+    names = {route.name for route in ROUTES}
+    assert {"catalog-api:service-list", "catalog-api:service-detail", "tenancy-api:team-detail"} <= names
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=_route_id)
+def test_every_tenant_route_is_built_on_the_tenant_viewset(route):
+    assert route.viewset is not None and issubclass(route.viewset, TenantScopedViewSet)
+    # Fail closed: the class-level queryset is empty; rows only come from get_tenant_queryset.
+    assert route.viewset.queryset is not None
+    assert route.viewset.queryset.query.is_empty()
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=_route_id)
+def test_every_action_grants_roles_explicitly(route):
+    missing = set(route.actions.values()) - set(route.viewset.action_roles)
+    assert not missing, f"{route.viewset.__name__}.action_roles lacks {sorted(missing)}"
+    for action, roles in route.viewset.action_roles.items():
+        assert roles and set(roles) <= set(MembershipRole), (action, roles)
+
+
+def _snapshot(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
+    with rls.platform_scope():
+        return {
+            model._meta.label: list(model.objects.filter(tenant=tenant).order_by("pk").values())
+            for model in rls.tenant_models()
+        }
+
+
+@pytest.fixture
+def world_b(tenant_b) -> dict[type[Model], Model]:
+    """One object of every routed model in tenant B."""
+    objects = {}
+    for route in ROUTES:
+        factory = FACTORIES.get(route.model)
+        assert factory is not None, f"add a factory for {route.model.__name__} to tests/factories.py"
+        if route.model not in objects:
+            objects[route.model] = factory(tenant=tenant_b)
+    return objects
+
+
+@pytest.fixture(params=["both walls", "first wall alone"])
+def walls(request, monkeypatch) -> str:
+    """Run the sweep also with row-level security opened up (as on SQLite), so that the
+    application's own scoping is proven on its own and not hidden behind the database's."""
+    if request.param == "first wall alone":
+        apply = rls._apply
+        monkeypatch.setattr(
+            rls, "_apply", lambda connection, context: apply(connection, replace(context, platform=True))
+        )
+    return request.param
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=_route_id)
+def test_tenant_a_cannot_reach_tenant_b(
+    route, walls, tenant_a, tenant_b, admin_a, world_b, api_client
+):
+    client = api_client(admin_a)  # the most powerful role inside tenant A
+    before = _snapshot(tenant_b)
+    target = world_b[route.model]
+    lookup = {route.lookup_kwarg: route.viewset.lookup_value_of(target)} if route.lookup_kwarg else {}
+
+    for method, action in route.actions.items():
+        # B's object through A's URL: indistinguishable from an object that does not exist.
+        if route.lookup_kwarg:
+            url = reverse(route.name, kwargs={TENANT_URL_KWARG: tenant_a.slug, **lookup})
+            response = getattr(client, method)(url, data={}, format="json")
+            assert response.status_code == 404, (method, action, url, response.content)
+            assert response.json()["code"] == "not_found"
+        elif method == "get":
+            url = reverse(route.name, kwargs={TENANT_URL_KWARG: tenant_a.slug})
+            response = client.get(url, {"page_size": 200})
+            assert response.status_code == 200, (url, response.content)
+            assert str(target.pk) not in {str(row.get("id")) for row in response.json()["results"]}
+            values = {str(value) for row in response.json()["results"] for value in row.values()}
+            assert route.viewset.lookup_value_of(target) not in values
+        # B's URL itself: A's user is not a member there, so everything is 404 too.
+        url = reverse(route.name, kwargs={TENANT_URL_KWARG: tenant_b.slug, **lookup})
+        response = getattr(client, method)(url, data={}, format="json")
+        assert response.status_code == 404, (method, action, url, response.content)
+
+    assert _snapshot(tenant_b) == before
