@@ -1,1 +1,251 @@
-"""Models of Incident management; they arrive with their issue."""
+"""Incidents, their immutable timeline, and each tenant's priority matrix and settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from incidents.choices import (
+    OPEN_STATUSES,
+    EventKind,
+    HoldReason,
+    Impact,
+    IncidentSource,
+    IncidentStatus,
+    Priority,
+    ResolutionCode,
+    Urgency,
+)
+from itsm.tenancy.models import NumberedModel, TenantOwnedModel, TenantQuerySet
+
+
+class Incident(NumberedModel):
+    """An unplanned interruption or degradation of a service, from report to closure.
+
+    Status and the fields derived from it (times, counts, first-contact resolution) are written
+    only by `incidents.services`; `version` grows with every write and is the ETag.
+    """
+
+    NUMBER_PREFIX = "INC"
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=20000)
+    service = models.ForeignKey(
+        "catalog.Service", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    category = models.ForeignKey(
+        "catalog.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The caller: who reported the incident or is affected by it."),
+    )
+    source = models.CharField(
+        max_length=16, choices=IncidentSource.choices, default=IncidentSource.USER
+    )
+    impact = models.PositiveSmallIntegerField(choices=Impact.choices, default=Impact.LOW)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.LOW)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.SEV4)
+
+    status = models.CharField(
+        max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.NEW
+    )
+    hold_reason = models.CharField(max_length=24, choices=HoldReason.choices, blank=True)
+
+    assignment_team = models.ForeignKey(
+        "tenancy.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    is_major = models.BooleanField(default=False)
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Coordinates a major incident; not the technical assignee."),
+    )
+
+    resolution_code = models.CharField(max_length=24, choices=ResolutionCode.choices, blank=True)
+    resolution_notes = models.TextField(blank=True, max_length=20000)
+
+    # The times the metrics need, stored rather than reconstructed.
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text=_("When the fault began."))
+    detected_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    first_assigned_at = models.DateTimeField(null=True, blank=True)
+    major_declared_at = models.DateTimeField(null=True, blank=True)
+    management_engaged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    escalation_count = models.PositiveIntegerField(default=0)
+    reassignment_count = models.PositiveIntegerField(default=0)
+    reopen_count = models.PositiveIntegerField(default=0)
+    first_contact_resolution = models.BooleanField(default=False)
+
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta(NumberedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *NumberedModel.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(impact__gte=1, impact__lte=3), name="incidents_impact_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(urgency__gte=1, urgency__lte=3),
+                name="incidents_urgency_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__gte=1, priority__lte=4),
+                name="incidents_priority_range",
+            ),
+        ]
+        indexes = [
+            # The default list: a tenant's incidents, newest first (keyset pagination).
+            models.Index(fields=["tenant", "-created_at", "-id"], name="incidents_tenant_created"),
+            models.Index(fields=["tenant", "status", "priority"], name="incidents_tenant_status"),
+            models.Index(
+                fields=["tenant", "assignment_team", "status"], name="incidents_tenant_team"
+            ),
+            models.Index(fields=["tenant", "assignee", "status"], name="incidents_tenant_assignee"),
+            models.Index(fields=["tenant", "reported_by"], name="incidents_tenant_reporter"),
+            # Auto-close looks for resolved incidents by resolution time.
+            models.Index(fields=["status", "resolved_at"], name="incidents_status_resolved"),
+        ]
+        permissions = [("resolve_incident", "Can resolve incidents")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.pk}-{self.version}"'
+
+
+class IncidentEventQuerySet(TenantQuerySet["IncidentEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Incident events are immutable.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Incident events are immutable.")
+
+
+class IncidentEvent(TenantOwnedModel):
+    """One immutable entry of an incident's timeline: who did what, when.
+
+    The database refuses UPDATE and DELETE on this table (a trigger on PostgreSQL).
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty when the system acted (a timer, an integration)."),
+    )
+    is_public = models.BooleanField(
+        default=False, help_text=_("Shown to the reporter; work notes and routing are internal.")
+    )
+    from_status = models.CharField(max_length=16, choices=IncidentStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=IncidentStatus.choices, blank=True)
+    body = models.TextField(blank=True, max_length=20000)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects: ClassVar[Any] = IncidentEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["incident", "created_at", "id"], name="incidents_event_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.incident_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("Incident events are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Incident events are immutable.")
+
+
+class PriorityMatrixCell(TenantOwnedModel):
+    """A tenant's override of one impact × urgency cell of the default priority matrix."""
+
+    impact = models.PositiveSmallIntegerField(choices=Impact.choices)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency.choices)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+
+    class Meta:
+        ordering = ["impact", "urgency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "impact", "urgency"], name="incidents_matrix_unique_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"impact {self.impact} × urgency {self.urgency} → {self.priority}"
+
+
+class PriorityLabel(TenantOwnedModel):
+    """A tenant's own name and meaning for a priority level (default: SEV1 … SEV4)."""
+
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+    label = models.CharField(max_length=32)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["priority"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "priority"], name="incidents_label_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class IncidentSettings(TenantOwnedModel):
+    """A tenant's incident policy: how long a resolved incident may be reopened, when it closes."""
+
+    reopen_window = models.DurationField(
+        default=timedelta(days=7),
+        help_text=_("How long after resolution the reporter or an agent may reopen."),
+    )
+    auto_close_after = models.DurationField(
+        default=timedelta(days=3),
+        help_text=_("Resolved incidents close by themselves after this long."),
+    )
+
+    class Meta:
+        verbose_name_plural = "incident settings"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="incidents_settings_one_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"Incident settings of tenant {self.tenant_id}"

@@ -13,6 +13,7 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.response import SimpleTemplateResponse
 
+from itsm.services import object_delete, object_update, tenant_object_create
 from itsm.tenancy import rls
 
 
@@ -81,3 +82,20 @@ class ServiceBackedAdmin[M: Model](admin.ModelAdmin[M]):
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
             self.delete_object(request, obj)
+
+
+class TenantConfigAdmin(ServiceBackedAdmin[Any]):
+    """Plain tenant configuration rows, validated and saved by the generic write helpers."""
+
+    list_filter = ["tenant"]
+    list_select_related = ["tenant"]
+
+    def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> Any:
+        return tenant_object_create(self.model, tenant=tenant, data=data)
+
+    def update_object(self, request: HttpRequest, instance: Any, data: dict[str, Any]) -> Any:
+        object_update(instance, data=data)
+        return instance
+
+    def delete_object(self, request: HttpRequest, instance: Any) -> None:
+        object_delete(instance)

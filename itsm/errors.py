@@ -5,6 +5,7 @@ that API clients may rely on.
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class DomainError(Exception):
@@ -18,17 +19,25 @@ class DomainError(Exception):
         *,
         code: str | None = None,
         fields: Mapping[str, Sequence[str]] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
         self.fields = dict(fields or {})
+        self.extra = dict(extra or {})  # more machine-readable context, e.g. allowed actions
 
 
 class InvalidInputError(DomainError):
     """The request is well formed but breaks a domain rule (HTTP 400)."""
 
     default_code = "invalid"
+
+
+class ForbiddenError(DomainError):
+    """The member may see the object but not do this to it (HTTP 403)."""
+
+    default_code = "forbidden"
 
 
 class NotFoundError(DomainError):

@@ -220,6 +220,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "close-resolved-incidents": {
+        "task": "incidents.tasks.schedule_incident_auto_close_task",
+        "schedule": env.int("INCIDENT_AUTO_CLOSE_INTERVAL", default=15 * 60),
+    },
     "purge-expired-sessions": {
         "task": "itsm.tenancy.tasks.purge_expired_sessions_task",
         "schedule": 6 * 60 * 60,

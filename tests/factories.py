@@ -12,10 +12,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 from factory.django import DjangoModelFactory
 
+from incidents.models import Incident
 from itsm.catalog.models import Category, Service
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
+from itsm.tenancy.services import allocate_number
 
 PASSWORD = "correct-horse-battery"
 
@@ -99,10 +101,30 @@ class CategoryFactory(TenantOwnedFactory[Category]):
     slug = factory.Sequence(lambda n: f"category-{n}")
 
 
+class IncidentFactory(TenantOwnedFactory[Incident]):
+    """An incident numbered by the tenant's counter, as the service would number it."""
+
+    class Meta:
+        model = Incident
+
+    title = factory.Sequence(lambda n: f"Incident {n}")
+    description = "Users cannot reach the service."
+    reported_by = factory.LazyAttribute(lambda obj: MembershipFactory(tenant=obj.tenant).user)
+    number = 0
+
+    @classmethod
+    def _create(cls, model_class: type[Incident], *args: Any, **kwargs: Any) -> Incident:
+        tenant = kwargs["tenant"]
+        with rls.tenant_scope(tenant.pk):
+            kwargs["number"] = allocate_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
+            return super()._create(model_class, *args, **kwargs)
+
+
 FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Membership: MembershipFactory,
     Team: TeamFactory,
     TeamMember: TeamMemberFactory,
     Service: ServiceFactory,
     Category: CategoryFactory,
+    Incident: IncidentFactory,
 }

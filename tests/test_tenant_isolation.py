@@ -68,12 +68,19 @@ def _route_id(route: Route) -> str:
 
 def test_the_sweep_finds_the_routes():
     names = {route.name for route in ROUTES}
-    assert {"catalog-api:service-list", "catalog-api:service-detail", "tenancy-api:team-detail"} <= names
+    assert {
+        "catalog-api:service-list",
+        "catalog-api:service-detail",
+        "tenancy-api:team-detail",
+        "incidents-api:incident-detail",
+        "incidents-api:incident-resolve",
+    } <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=_route_id)
 def test_every_tenant_route_is_built_on_the_tenant_viewset(route):
-    assert route.viewset is not None and issubclass(route.viewset, TenantScopedViewSet)
+    assert route.viewset is not None
+    assert issubclass(route.viewset, TenantScopedViewSet)
     # Fail closed: the class-level queryset is empty; rows only come from get_tenant_queryset.
     assert route.viewset.queryset is not None
     assert route.viewset.queryset.query.is_empty()
@@ -84,7 +91,8 @@ def test_every_action_grants_roles_explicitly(route):
     missing = set(route.actions.values()) - set(route.viewset.action_roles)
     assert not missing, f"{route.viewset.__name__}.action_roles lacks {sorted(missing)}"
     for action, roles in route.viewset.action_roles.items():
-        assert roles and set(roles) <= set(MembershipRole), (action, roles)
+        assert roles, action
+        assert set(roles) <= set(MembershipRole), (action, roles)
 
 
 def _snapshot(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
@@ -101,7 +109,9 @@ def world_b(tenant_b) -> dict[type[Model], Model]:
     objects = {}
     for route in ROUTES:
         factory = FACTORIES.get(route.model)
-        assert factory is not None, f"add a factory for {route.model.__name__} to tests/factories.py"
+        assert factory is not None, (
+            f"add a factory for {route.model.__name__} to tests/factories.py"
+        )
         if route.model not in objects:
             objects[route.model] = factory(tenant=tenant_b)
     return objects
@@ -114,7 +124,9 @@ def walls(request, monkeypatch) -> str:
     if request.param == "first wall alone":
         apply = rls._apply
         monkeypatch.setattr(
-            rls, "_apply", lambda connection, context: apply(connection, replace(context, platform=True))
+            rls,
+            "_apply",
+            lambda connection, context: apply(connection, replace(context, platform=True)),
         )
     return request.param
 
@@ -127,7 +139,9 @@ def test_tenant_a_cannot_reach_tenant_b(
     client = api_client(admin_a)  # the most powerful role inside tenant A
     before = _snapshot(tenant_b)
     target = world_b[route.model]
-    lookup = {route.lookup_kwarg: route.viewset.lookup_value_of(target)} if route.lookup_kwarg else {}
+    lookup = (
+        {route.lookup_kwarg: route.viewset.lookup_value_of(target)} if route.lookup_kwarg else {}
+    )
 
     for method, action in route.actions.items():
         # B's object through A's URL: indistinguishable from an object that does not exist.

@@ -6,19 +6,21 @@ input field to its reasons (empty when the error is not about a field).
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from itsm import errors
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidInputError: status.HTTP_400_BAD_REQUEST,
+    errors.ForbiddenError: status.HTTP_403_FORBIDDEN,
     errors.NotFoundError: status.HTTP_404_NOT_FOUND,
     errors.ConflictError: status.HTTP_409_CONFLICT,
     errors.PreconditionFailedError: status.HTTP_412_PRECONDITION_FAILED,
@@ -33,6 +35,7 @@ class DomainAPIException(exceptions.APIException):
             status.HTTP_400_BAD_REQUEST,
         )
         self.fields = error.fields
+        self.extra = error.extra
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -55,12 +58,37 @@ def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, PermissionDenied):
         return exceptions.PermissionDenied()
     if isinstance(exc, DjangoValidationError):
-        return exceptions.ValidationError(as_serializer_error(exc))
+        return exceptions.ValidationError(as_serializer_error(_by_input_field(exc)))
     if isinstance(exc, ProtectedError | RestrictedError):
         return DomainAPIException(
             errors.ConflictError("The object is still in use by other records.", code="in_use")
         )
     return exc
+
+
+def _by_input_field(error: DjangoValidationError) -> DjangoValidationError:
+    """Key a model's validation errors by input field only.
+
+    The tenant is implicit in API URLs, so a breach of a (tenant, field) uniqueness constraint
+    names that field; other model-wide errors are non-field errors, never a `__all__` "field".
+    """
+    if not hasattr(error, "error_dict"):
+        return error
+    errors: dict[str, list[DjangoValidationError]] = {}
+    for name, items in error.error_dict.items():
+        for item in items:
+            key = name
+            if name == NON_FIELD_ERRORS:
+                key = _unique_in_tenant_field(item) or api_settings.NON_FIELD_ERRORS_KEY
+            errors.setdefault(key, []).append(item)
+    return DjangoValidationError(errors)
+
+
+def _unique_in_tenant_field(item: DjangoValidationError) -> str | None:
+    check = (item.params or {}).get("unique_check") if item.code == "unique_together" else None
+    if check and len(check) == 2 and "tenant" in check:
+        return str(next(name for name in check if name != "tenant"))
+    return None
 
 
 def error_body(exc: exceptions.APIException) -> dict[str, Any]:
@@ -80,4 +108,5 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
         "code": codes if isinstance(codes, str) else "error",
         "message": str(exc.detail),
         "fields": getattr(exc, "fields", {}),
+        **getattr(exc, "extra", {}),
     }

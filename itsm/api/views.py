@@ -98,19 +98,22 @@ class TenantScopedViewSet(GenericViewSet[Any]):
 class TenantReadOnlyViewSet(ListModelMixin, RetrieveModelMixin, TenantScopedViewSet):
     """List and retrieve."""
 
-
-class TenantModelViewSet(TenantReadOnlyViewSet):
-    """List, retrieve, create, partial update and delete, each write through a service.
-
-    Subclasses implement `perform_create_service`, `perform_update_service` and
-    `perform_destroy_service`; input serializers only validate.
-    """
-
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+
+class TenantCreateMixin(TenantScopedViewSet):
+    """POST to the list: validate with the input serializer, create through the service."""
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.perform_create_service(self.validated_input())
         return self.respond_with(instance, status.HTTP_201_CREATED)
+
+    def perform_create_service(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class TenantUpdateMixin(TenantScopedViewSet):
+    """PATCH (no PUT: clients send what they change)."""
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()
@@ -119,18 +122,25 @@ class TenantModelViewSet(TenantReadOnlyViewSet):
         )
         return self.respond_with(instance)
 
+    def perform_update_service(self, instance: Any, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class TenantDestroyMixin(TenantScopedViewSet):
+    """DELETE through the service (which refuses what is still in use)."""
+
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.perform_destroy_service(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def perform_create_service(self, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def perform_update_service(self, instance: Any, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
     def perform_destroy_service(self, instance: Any) -> None:
         raise NotImplementedError
+
+
+class TenantModelViewSet(
+    TenantCreateMixin, TenantUpdateMixin, TenantDestroyMixin, TenantReadOnlyViewSet
+):
+    """List, retrieve, create, partial update and delete, each write through a service."""
 
 
 # --- The user's own view -----------------------------------------------------------------------

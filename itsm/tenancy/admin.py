@@ -79,7 +79,11 @@ class TeamAdminForm(forms.ModelForm[Team]):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        tenant, members = cleaned.get("tenant") or self.instance.tenant, cleaned.get("members")
+        # On add without a valid tenant the field has its own error; there is nothing to check.
+        tenant = cleaned.get("tenant") or (
+            self.instance.tenant if self.instance.tenant_id else None
+        )
+        members = cleaned.get("members")
         if tenant and members:
             outsiders = users_outside_tenant(tenant=tenant, users=members)
             if outsiders:

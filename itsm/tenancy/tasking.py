@@ -53,3 +53,14 @@ def tenant_task(**options: Any) -> Callable[[Callable[..., Any]], Task[Any, Any]
         return task
 
     return decorate
+
+
+def enqueue_for_each_tenant(task: Task[Any, Any], **kwargs: Any) -> int:
+    """Fan a periodic job out as one task per active tenant; returns how many were sent.
+
+    One task per tenant keeps a slow or failing tenant from holding up the others.
+    """
+    tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        task.delay(tenant_id=tenant_id, **kwargs)
+    return len(tenant_ids)

@@ -1,0 +1,248 @@
+"""Platform administration of incidents: read-mostly lists, and every lifecycle step through
+the same services as the API (the "Act on this incident" page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from incidents import services
+from incidents.choices import EscalationKind, HoldReason, Impact, ResolutionCode, Urgency
+from incidents.models import (
+    Incident,
+    IncidentEvent,
+    IncidentSettings,
+    PriorityLabel,
+    PriorityMatrixCell,
+)
+from itsm.admin_site import ServiceBackedAdmin, TenantConfigAdmin
+from itsm.errors import DomainError
+from itsm.tenancy.models import Team
+
+ACTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
+    "acknowledge": (services.incident_acknowledge, []),
+    "assign": (services.incident_assign, ["team", "assignee"]),
+    "escalate": (services.incident_escalate, ["kind", "team", "reason"]),
+    "hold": (services.incident_hold, ["hold_reason", "note"]),
+    "resume": (services.incident_resume, ["note"]),
+    "resolve": (services.incident_resolve, ["resolution_code", "resolution_notes"]),
+    "close": (services.incident_close, ["note"]),
+    "reopen": (services.incident_reopen, ["reason"]),
+    "cancel": (services.incident_cancel, ["reason"]),
+    "change_priority": (services.incident_change_priority, ["impact", "urgency", "reason"]),
+    "declare_major": (services.incident_declare_major, ["commander", "reason"]),
+}
+
+
+class IncidentActionForm(forms.Form):
+    """Every input any action takes; the service decides what the chosen action needs."""
+
+    action = forms.ChoiceField(choices=[(name, name.replace("_", " ")) for name in ACTIONS])
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
+    assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+    commander = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+    kind = forms.ChoiceField(choices=EscalationKind.choices, required=False)
+    hold_reason = forms.ChoiceField(choices=[("", "—"), *HoldReason.choices], required=False)
+    resolution_code = forms.ChoiceField(
+        choices=[("", "—"), *ResolutionCode.choices], required=False
+    )
+    impact = forms.TypedChoiceField(choices=Impact.choices, coerce=int, required=False)
+    urgency = forms.TypedChoiceField(choices=Urgency.choices, coerce=int, required=False)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    resolution_notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        users = (
+            get_user_model()
+            .objects.filter(memberships__tenant_id=incident.tenant_id, memberships__is_active=True)
+            .order_by("username")
+        )
+        self.fields["team"].queryset = Team.objects.for_tenant(incident.tenant_id)  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = users  # type: ignore[attr-defined]
+        self.fields["commander"].queryset = users  # type: ignore[attr-defined]
+
+
+class IncidentEventInline(admin.TabularInline[IncidentEvent, Incident]):
+    model = IncidentEvent
+    readonly_fields = [
+        "created_at",
+        "kind",
+        "actor",
+        "is_public",
+        "from_status",
+        "to_status",
+        "body",
+        "data",
+    ]
+    fields = tuple(readonly_fields)
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(ServiceBackedAdmin[Incident]):
+    list_display = [
+        "reference",
+        "title",
+        "tenant",
+        "status",
+        "priority",
+        "assignment_team",
+        "assignee",
+        "is_major",
+        "created_at",
+    ]
+    list_filter = ["tenant", "status", "priority", "source", "is_major"]
+    list_select_related = ["tenant", "assignment_team", "assignee"]
+    search_fields = ["title", "description"]
+    raw_id_fields = [
+        "service",
+        "category",
+        "reported_by",
+        "assignment_team",
+        "assignee",
+        "commander",
+    ]
+    inlines = [IncidentEventInline]
+    change_form_template = "admin/incidents/incident/change_form.html"
+    fields = [
+        "tenant",
+        "title",
+        "description",
+        "service",
+        "category",
+        "reported_by",
+        "source",
+        "impact",
+        "urgency",
+        "occurred_at",
+        "detected_at",
+        "assignment_team",
+        "assignee",
+    ]
+    readonly_derived = [
+        "reference",
+        "status",
+        "hold_reason",
+        "priority",
+        "is_major",
+        "commander",
+        "resolution_code",
+        "resolution_notes",
+        "acknowledged_at",
+        "first_assigned_at",
+        "resolved_at",
+        "closed_at",
+        "escalation_count",
+        "reassignment_count",
+        "reopen_count",
+        "first_contact_resolution",
+        "version",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return self.fields
+        editable = sorted(services.EDITABLE_FIELDS, key=self.fields.index)
+        return ["tenant", *editable, *self.readonly_derived]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["tenant", *self.readonly_derived] if obj else []
+
+    def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> Incident:
+        return services.incident_create(tenant=tenant, actor=request.user, data=data)
+
+    def update_object(
+        self, request: HttpRequest, instance: Incident, data: dict[str, Any]
+    ) -> Incident:
+        return services.incident_update(
+            tenant=instance.tenant, incident_id=instance.pk, actor=request.user, data=data
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # incidents are cancelled or closed, never deleted
+
+    def get_urls(self) -> list[URLPattern]:
+        act = path(
+            "<int:object_id>/act/",
+            self.admin_site.admin_view(self.act_view),
+            name="incidents_incident_act",
+        )
+        return [act, *super().get_urls()]
+
+    def act_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Perform one lifecycle action through its service, like the API does."""
+        incident = get_object_or_404(Incident, pk=object_id)
+        form = IncidentActionForm(request.POST or None, incident=incident)
+        if request.method == "POST" and form.is_valid():
+            service, inputs = ACTIONS[form.cleaned_data["action"]]
+            arguments = {name: form.cleaned_data[name] for name in inputs}
+            try:
+                service(
+                    tenant=incident.tenant, incident_id=incident.pk, actor=request.user, **arguments
+                )
+            except (DomainError, ValidationError) as error:
+                form.add_error(None, _error_text(error))
+            else:
+                messages.success(
+                    request, f"{incident.reference}: {form.cleaned_data['action']} done."
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:incidents_incident_change", args=[incident.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": incident,
+            "form": form,
+            "title": f"Act on {incident.reference}",
+        }
+        return TemplateResponse(request, "admin/incidents/incident/act.html", context)
+
+
+def _error_text(error: DomainError | ValidationError) -> str:
+    if isinstance(error, DomainError):
+        details = "; ".join(
+            f"{field}: {' '.join(reasons)}" for field, reasons in error.fields.items()
+        )
+        return f"{error.message} {details}".strip()
+    return "; ".join(error.messages)
+
+
+@admin.register(PriorityMatrixCell)
+class PriorityMatrixCellAdmin(TenantConfigAdmin):
+    """A tenant's overrides of the default impact × urgency matrix."""
+
+    list_display = ["tenant", "impact", "urgency", "priority"]
+
+
+@admin.register(PriorityLabel)
+class PriorityLabelAdmin(TenantConfigAdmin):
+    """A tenant's names for the priority levels."""
+
+    list_display = ["tenant", "priority", "label", "description"]
+
+
+@admin.register(IncidentSettings)
+class IncidentSettingsAdmin(TenantConfigAdmin):
+    """A tenant's reopen window and auto-close period."""
+
+    list_display = ["tenant", "reopen_window", "auto_close_after"]

@@ -1,0 +1,49 @@
+from django_filters import rest_framework as filters
+
+from incidents.choices import IncidentSource, IncidentStatus, Priority
+from incidents.models import Incident
+from itsm.api.filters import tenant_queryset
+from itsm.catalog.models import Category, Service
+from itsm.tenancy.models import Team
+
+
+class IncidentFilterSet(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
+    priority = filters.MultipleChoiceFilter(choices=Priority.choices)
+    source = filters.MultipleChoiceFilter(choices=IncidentSource.choices)
+    team = filters.ModelChoiceFilter(
+        queryset=tenant_queryset(Team), to_field_name="slug", field_name="assignment_team"
+    )
+    assignee = filters.CharFilter(field_name="assignee__username")
+    reported_by = filters.CharFilter(field_name="reported_by__username")
+    unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+    service = filters.ModelChoiceFilter(
+        queryset=tenant_queryset(Service), to_field_name="slug", field_name="service"
+    )
+    category = filters.ModelChoiceFilter(
+        queryset=tenant_queryset(Category), to_field_name="slug", field_name="category"
+    )
+    is_major = filters.BooleanFilter()
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    resolved_after = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
+
+    class Meta:
+        model = Incident
+        fields = [
+            "status",
+            "priority",
+            "source",
+            "team",
+            "assignee",
+            "reported_by",
+            "unassigned",
+            "service",
+            "category",
+            "is_major",
+            "created_after",
+            "created_before",
+            "resolved_after",
+            "resolved_before",
+        ]

@@ -1,0 +1,263 @@
+"""The incidents API: records, descriptive edits, one POST endpoint per lifecycle verb, timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents import selectors, services
+from incidents.api import serializers as s
+from incidents.api.filters import IncidentFilterSet
+from incidents.models import Incident
+from itsm.api.views import TenantCreateMixin, TenantReadOnlyViewSet, TenantUpdateMixin
+from itsm.errors import PreconditionFailedError
+from itsm.tenancy.choices import ALL_ROLES, STAFF_ROLES, MembershipRole
+from itsm.tenancy.models import Tenant, parse_reference
+
+
+class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet):
+    """Incidents of the tenant, addressed by reference (INC-000042).
+
+    Requesters see and act on only the incidents they reported, and see public events only.
+    PATCH and every action honour `If-Match` with the ETag of a previous read (412 if stale).
+    """
+
+    queryset = Incident.objects.none()
+    serializer_class = s.IncidentReadSerializer
+    lookup_field = "number"
+    lookup_url_kwarg = "reference"
+    lookup_value_regex = r"[A-Za-z]+-\d+|\d+"
+    filterset_class = IncidentFilterSet
+    search_fields = ["title", "description"]
+    ordering_fields = ["created_at", "updated_at", "priority", "number", "status"]
+    ordering = ["-created_at", "-id"]
+    input_serializer_classes = {
+        "create": s.IncidentCreateSerializer,
+        "partial_update": s.IncidentUpdateSerializer,
+        "acknowledge": s.EmptyInputSerializer,
+        "assign": s.AssignInputSerializer,
+        "escalate": s.EscalateInputSerializer,
+        "hold": s.HoldInputSerializer,
+        "resume": s.NoteInputSerializer,
+        "resolve": s.ResolveInputSerializer,
+        "close": s.NoteInputSerializer,
+        "reopen": s.OptionalReasonInputSerializer,
+        "cancel": s.ReasonInputSerializer,
+        "change_priority": s.PriorityInputSerializer,
+        "comment": s.CommentInputSerializer,
+        "work_note": s.CommentInputSerializer,
+        "declare_major": s.DeclareMajorInputSerializer,
+        "stakeholder_update": s.CommentInputSerializer,
+    }
+    action_roles = {
+        # Requesters: their own incidents (the queryset sees to that).
+        "list": ALL_ROLES,
+        "retrieve": ALL_ROLES,
+        "create": ALL_ROLES,
+        "close": ALL_ROLES,
+        "reopen": ALL_ROLES,
+        "comment": ALL_ROLES,
+        "timeline": ALL_ROLES,
+        # Agents and managers; resolve and stakeholder updates check the incident too.
+        "partial_update": STAFF_ROLES,
+        "acknowledge": STAFF_ROLES,
+        "assign": STAFF_ROLES,
+        "escalate": STAFF_ROLES,
+        "hold": STAFF_ROLES,
+        "resume": STAFF_ROLES,
+        "resolve": STAFF_ROLES,
+        "cancel": STAFF_ROLES,
+        "change_priority": STAFF_ROLES,
+        "work_note": STAFF_ROLES,
+        "declare_major": STAFF_ROLES,
+        "stakeholder_update": STAFF_ROLES,
+    }
+
+    # --- Reading ---
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
+        return selectors.incident_list(tenant=tenant, membership=self.request.membership)
+
+    def get_object(self) -> Incident:
+        number = parse_reference(Incident.NUMBER_PREFIX, self.kwargs[self.lookup_url_kwarg])
+        if number is None:
+            raise exceptions.NotFound()
+        incident: Incident = get_object_or_404(self.get_queryset(), number=number)
+        self.check_object_permissions(self.request, incident)
+        return incident
+
+    @classmethod
+    def lookup_value_of(cls, instance: Any) -> str:
+        return str(instance.reference)
+
+    @cached_property
+    def priority_labels(self) -> dict[int, str]:
+        return selectors.priority_labels(tenant=self.tenant)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        if getattr(self.request, "tenant", None) is not None:
+            context["priority_labels"] = self.priority_labels
+        return context
+
+    def get_input_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if self.action == "create" and self.request.membership.role == MembershipRole.REQUESTER:
+            kwargs.setdefault("context", self.get_serializer_context())
+            return s.RequesterIncidentCreateSerializer(*args, **kwargs)
+        return super().get_input_serializer(*args, **kwargs)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.respond_with(self.get_object())
+
+    def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        response = super().respond_with(instance, status_code)
+        response["ETag"] = instance.etag
+        return response
+
+    # --- Writing ---
+
+    def perform_create_service(self, data: dict[str, Any]) -> Incident:
+        incident = services.incident_create(tenant=self.tenant, actor=self.request.user, data=data)
+        return self._reloaded(incident.pk)
+
+    def perform_update_service(self, instance: Incident, data: dict[str, Any]) -> Incident:
+        services.incident_update(
+            tenant=self.tenant,
+            incident_id=instance.pk,
+            actor=self.request.user,
+            data=data,
+            expected_version=self._expected_version(instance),
+        )
+        return self._reloaded(instance.pk)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, **kwargs: Any) -> Response:
+        """Take the incident: new → in progress."""
+        return self._act(services.incident_acknowledge)
+
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, **kwargs: Any) -> Response:
+        """Route to a team and/or an agent of it."""
+        return self._act(services.incident_assign)
+
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, **kwargs: Any) -> Response:
+        """Functional (next tier or named team) or hierarchical (management) escalation."""
+        return self._act(services.incident_escalate)
+
+    @action(detail=True, methods=["post"])
+    def hold(self, request: Request, **kwargs: Any) -> Response:
+        """In progress → on hold, waiting for the caller, a vendor, a change or a problem."""
+        return self._act(services.incident_hold)
+
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, **kwargs: Any) -> Response:
+        """On hold → in progress."""
+        return self._act(services.incident_resume)
+
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, **kwargs: Any) -> Response:
+        """In progress → resolved, with a resolution code and notes."""
+        return self._act(services.incident_resolve)
+
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, **kwargs: Any) -> Response:
+        """Resolved → closed: the reporter confirms (or an agent closes)."""
+        return self._act(services.incident_close)
+
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, **kwargs: Any) -> Response:
+        """Resolved → in progress, within the tenant's reopen window."""
+        return self._act(services.incident_reopen)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, **kwargs: Any) -> Response:
+        """Withdraw an open incident recorded in error."""
+        return self._act(services.incident_cancel)
+
+    @action(detail=True, methods=["post"], url_path="change-priority")
+    def change_priority(self, request: Request, **kwargs: Any) -> Response:
+        """Re-rate impact and urgency, with a reason."""
+        return self._act(services.incident_change_priority)
+
+    @action(detail=True, methods=["post"], url_path="declare-major")
+    def declare_major(self, request: Request, **kwargs: Any) -> Response:
+        """Run as a major incident under a named incident commander."""
+        return self._act(services.incident_declare_major)
+
+    @extend_schema(responses={201: s.IncidentEventSerializer})
+    @action(detail=True, methods=["post"])
+    def comment(self, request: Request, **kwargs: Any) -> Response:
+        """A public comment: the reporter sees it."""
+        return self._add_event(services.incident_comment, is_public=True)
+
+    @extend_schema(responses={201: s.IncidentEventSerializer})
+    @action(detail=True, methods=["post"], url_path="work-note")
+    def work_note(self, request: Request, **kwargs: Any) -> Response:
+        """An internal work note."""
+        return self._add_event(services.incident_comment, is_public=False)
+
+    @extend_schema(responses={201: s.IncidentEventSerializer})
+    @action(detail=True, methods=["post"], url_path="stakeholder-update")
+    def stakeholder_update(self, request: Request, **kwargs: Any) -> Response:
+        """A stakeholder update on a major incident, by its commander or management."""
+        return self._add_event(services.incident_stakeholder_update)
+
+    @extend_schema(responses=s.IncidentEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, **kwargs: Any) -> Response:
+        """Every event in order; requesters get the public ones."""
+        incident = self.get_object()
+        public_only = self.request.membership.role == MembershipRole.REQUESTER
+        events = selectors.incident_timeline(incident=incident, public_only=public_only)
+        return Response(s.IncidentEventSerializer(events, many=True).data)
+
+    # --- Helpers ---
+
+    def _act(self, service: Callable[..., Incident]) -> Response:
+        incident = self.get_object()
+        service(
+            tenant=self.tenant,
+            incident_id=incident.pk,
+            actor=self.request.user,
+            expected_version=self._expected_version(incident),
+            **self.validated_input(),
+        )
+        return self.respond_with(self._reloaded(incident.pk))
+
+    def _add_event(self, service: Callable[..., Any], **options: Any) -> Response:
+        incident = self.get_object()
+        event = service(
+            tenant=self.tenant,
+            incident_id=incident.pk,
+            actor=self.request.user,
+            **self.validated_input(),
+            **options,
+        )
+        return Response(s.IncidentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    def _reloaded(self, pk: int) -> Incident:
+        return selectors.incident_list(tenant=self.tenant).get(pk=pk)
+
+    def _expected_version(self, incident: Incident) -> int | None:
+        """The version named by If-Match; None without one. Another incident's tag is stale."""
+        header = self.request.headers.get("If-Match", "").strip()
+        if not header or header == "*":
+            return None
+        tag = header.removeprefix("W/").strip('"')
+        pk, _, version = tag.partition("-")
+        if pk != str(incident.pk) or not version.isdigit():
+            raise PreconditionFailedError(
+                "If-Match does not name a version of this incident.", code="stale_version"
+            )
+        return int(version)

@@ -1,0 +1,160 @@
+"""Incident vocabularies and the lifecycle table: which action is allowed in which state."""
+
+from dataclasses import dataclass
+from typing import Final
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class IncidentStatus(models.TextChoices):
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In progress")
+    ON_HOLD = "on_hold", _("On hold")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATUSES: Final = frozenset(
+    {IncidentStatus.NEW, IncidentStatus.IN_PROGRESS, IncidentStatus.ON_HOLD}
+)
+TERMINAL_STATUSES: Final = frozenset({IncidentStatus.CLOSED, IncidentStatus.CANCELLED})
+
+
+class IncidentAction(models.TextChoices):
+    """The verbs that change an incident's state or routing; each is one POST endpoint."""
+
+    ACKNOWLEDGE = "acknowledge", _("Acknowledge")
+    ASSIGN = "assign", _("Assign")
+    ESCALATE = "escalate", _("Escalate")
+    HOLD = "hold", _("Put on hold")
+    RESUME = "resume", _("Resume")
+    RESOLVE = "resolve", _("Resolve")
+    CLOSE = "close", _("Close")
+    REOPEN = "reopen", _("Reopen")
+    CANCEL = "cancel", _("Cancel")
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    from_statuses: frozenset[IncidentStatus]
+    to_status: IncidentStatus | None  # None: the status stays as it is
+
+
+# The lifecycle, in one place. Services enforce it; an action outside it is a 409.
+LIFECYCLE: Final[dict[IncidentAction, ActionRule]] = {
+    IncidentAction.ACKNOWLEDGE: ActionRule(
+        frozenset({IncidentStatus.NEW}), IncidentStatus.IN_PROGRESS
+    ),
+    IncidentAction.ASSIGN: ActionRule(OPEN_STATUSES, None),
+    IncidentAction.ESCALATE: ActionRule(OPEN_STATUSES, None),
+    IncidentAction.HOLD: ActionRule(
+        frozenset({IncidentStatus.IN_PROGRESS}), IncidentStatus.ON_HOLD
+    ),
+    IncidentAction.RESUME: ActionRule(
+        frozenset({IncidentStatus.ON_HOLD}), IncidentStatus.IN_PROGRESS
+    ),
+    IncidentAction.RESOLVE: ActionRule(
+        frozenset({IncidentStatus.IN_PROGRESS}), IncidentStatus.RESOLVED
+    ),
+    IncidentAction.CLOSE: ActionRule(frozenset({IncidentStatus.RESOLVED}), IncidentStatus.CLOSED),
+    IncidentAction.REOPEN: ActionRule(
+        frozenset({IncidentStatus.RESOLVED}), IncidentStatus.IN_PROGRESS
+    ),
+    IncidentAction.CANCEL: ActionRule(OPEN_STATUSES, IncidentStatus.CANCELLED),
+}
+
+
+def allowed_actions(status: str) -> list[IncidentAction]:
+    """The lifecycle actions allowed in `status`, in table order."""
+    return [action for action, rule in LIFECYCLE.items() if status in rule.from_statuses]
+
+
+class HoldReason(models.TextChoices):
+    AWAITING_CALLER = "awaiting_caller", _("Awaiting caller")
+    AWAITING_VENDOR = "awaiting_vendor", _("Awaiting vendor")
+    AWAITING_CHANGE = "awaiting_change", _("Awaiting change")
+    AWAITING_PROBLEM = "awaiting_problem", _("Awaiting problem")
+
+
+class IncidentSource(models.TextChoices):
+    MONITORING = "monitoring", _("Monitoring")
+    USER = "user", _("User report")
+    PROACTIVE = "proactive", _("Proactive")
+    CHAT = "chat", _("Chat")
+    EMAIL = "email", _("E-mail")
+
+
+class Impact(models.IntegerChoices):
+    HIGH = 1, _("High: complete outage or all users")
+    MEDIUM = 2, _("Medium: significant impairment or many users")
+    LOW = 3, _("Low: minor, individual users")
+
+
+class Urgency(models.IntegerChoices):
+    HIGH = 1, _("High: business stopped, no workaround")
+    MEDIUM = 2, _("Medium: degraded, work slowed")
+    LOW = 3, _("Low: a workaround is available")
+
+
+class Priority(models.IntegerChoices):
+    SEV1 = 1, _("SEV1")
+    SEV2 = 2, _("SEV2")
+    SEV3 = 3, _("SEV3")
+    SEV4 = 4, _("SEV4")
+
+
+# The default priority matrix (impact, urgency) -> priority; tenants may override any cell.
+DEFAULT_PRIORITY_MATRIX: Final[dict[tuple[int, int], int]] = {
+    (Impact.HIGH, Urgency.HIGH): Priority.SEV1,
+    (Impact.HIGH, Urgency.MEDIUM): Priority.SEV2,
+    (Impact.HIGH, Urgency.LOW): Priority.SEV3,
+    (Impact.MEDIUM, Urgency.HIGH): Priority.SEV2,
+    (Impact.MEDIUM, Urgency.MEDIUM): Priority.SEV3,
+    (Impact.MEDIUM, Urgency.LOW): Priority.SEV4,
+    (Impact.LOW, Urgency.HIGH): Priority.SEV3,
+    (Impact.LOW, Urgency.MEDIUM): Priority.SEV4,
+    (Impact.LOW, Urgency.LOW): Priority.SEV4,
+}
+
+# Default labels and what they mean, with the response targets of the severity model.
+DEFAULT_PRIORITY_LABELS: Final[dict[int, tuple[str, str]]] = {
+    Priority.SEV1: ("SEV1", "Critical: complete outage, all users; respond within 15 minutes."),
+    Priority.SEV2: ("SEV2", "High: significant impairment, many users; respond within 30 minutes."),
+    Priority.SEV3: (
+        "SEV3",
+        "Medium: moderate impact, workaround available; respond within 2 hours.",
+    ),
+    Priority.SEV4: ("SEV4", "Low: minor, individual users; respond within 8 hours."),
+}
+
+
+class ResolutionCode(models.TextChoices):
+    FIXED = "fixed", _("Fixed")
+    WORKAROUND = "workaround", _("Workaround applied")
+    FIXED_BY_CHANGE = "fixed_by_change", _("Fixed by a change")
+    USER_GUIDANCE = "user_guidance", _("User guidance given")
+    NOT_REPRODUCIBLE = "not_reproducible", _("Could not reproduce")
+    DUPLICATE = "duplicate", _("Duplicate")
+    NO_FAULT = "no_fault", _("No fault found")
+
+
+class EscalationKind(models.TextChoices):
+    FUNCTIONAL = "functional", _("Functional: to the next tier or a specialist team")
+    HIERARCHICAL = "hierarchical", _("Hierarchical: engage management")
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    STATUS = "status", _("Status changed")
+    ASSIGNMENT = "assignment", _("Assigned")
+    ESCALATION = "escalation", _("Escalated")
+    PRIORITY = "priority", _("Priority changed")
+    FIELDS = "fields", _("Details edited")
+    COMMENT = "comment", _("Comment")
+    WORK_NOTE = "work_note", _("Work note")
+    MAJOR_DECLARED = "major_declared", _("Declared a major incident")
+    STAKEHOLDER_UPDATE = "stakeholder_update", _("Stakeholder update")
+    LINK = "link", _("Linked")
+    SLA = "sla", _("SLA")

@@ -1,0 +1,108 @@
+"""Reads of incidents, their timelines and each tenant's incident configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from incidents.choices import DEFAULT_PRIORITY_LABELS, DEFAULT_PRIORITY_MATRIX
+from incidents.models import (
+    Incident,
+    IncidentEvent,
+    IncidentSettings,
+    PriorityLabel,
+    PriorityMatrixCell,
+)
+from itsm.tenancy.choices import MembershipRole, TeamKind
+from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
+
+
+def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> QuerySet[Incident]:
+    """The incidents a member may see, with everything the list shows loaded in one query.
+
+    Requesters see only the incidents they reported.
+    """
+    queryset = Incident.objects.for_tenant(tenant).select_related(
+        "service", "category", "reported_by", "assignment_team", "assignee", "commander"
+    )
+    if membership is not None and membership.role == MembershipRole.REQUESTER:
+        queryset = queryset.filter(reported_by_id=membership.user_id)
+    return queryset
+
+
+def incident_timeline(*, incident: Incident, public_only: bool = False) -> QuerySet[IncidentEvent]:
+    """The incident's events in order; requesters get only the public ones."""
+    events = IncidentEvent.objects.for_tenant(incident.tenant_id).filter(incident=incident)
+    if public_only:
+        events = events.filter(is_public=True)
+    return events.select_related("actor").order_by("created_at", "id")
+
+
+def priority_matrix(*, tenant: Tenant) -> dict[tuple[int, int], int]:
+    """All nine cells: the tenant's overrides over the default matrix."""
+    matrix = dict(DEFAULT_PRIORITY_MATRIX)
+    for impact, urgency, priority in PriorityMatrixCell.objects.for_tenant(tenant).values_list(
+        "impact", "urgency", "priority"
+    ):
+        matrix[(impact, urgency)] = priority
+    return matrix
+
+
+def priority_for(*, tenant: Tenant, impact: int, urgency: int) -> int:
+    """The priority the tenant's matrix gives to impact × urgency."""
+    cell = (
+        PriorityMatrixCell.objects.for_tenant(tenant)
+        .filter(impact=impact, urgency=urgency)
+        .values_list("priority", flat=True)
+        .first()
+    )
+    return cell if cell is not None else DEFAULT_PRIORITY_MATRIX[(impact, urgency)]
+
+
+def priority_labels(*, tenant: Tenant) -> dict[int, str]:
+    """Priority level -> the tenant's label (SEV1 … SEV4 unless renamed)."""
+    labels = {level: label for level, (label, _meaning) in DEFAULT_PRIORITY_LABELS.items()}
+    labels.update(PriorityLabel.objects.for_tenant(tenant).values_list("priority", "label"))
+    return labels
+
+
+def incident_settings(*, tenant: Tenant) -> IncidentSettings:
+    """The tenant's incident policy, or the defaults if it has none."""
+    found = IncidentSettings.objects.for_tenant(tenant).first()
+    return found if found is not None else IncidentSettings(tenant=tenant)
+
+
+def management_teams(*, tenant: Tenant) -> QuerySet[Team]:
+    """Teams of kind management: hierarchical escalation and major incidents engage them."""
+    return Team.objects.for_tenant(tenant).filter(kind=TeamKind.MANAGEMENT)
+
+
+def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:
+    if team_id is None:
+        return False
+    return bool(
+        TeamMember.objects.for_tenant(tenant).filter(team_id=team_id, user_id=user.pk).exists()
+    )
+
+
+def is_management_member(*, tenant: Tenant, user: Any) -> bool:
+    return bool(
+        TeamMember.objects.for_tenant(tenant)
+        .filter(team__kind=TeamKind.MANAGEMENT, user_id=user.pk)
+        .exists()
+    )
+
+
+def member_role(*, tenant: Tenant, user: Any) -> str | None:
+    """The user's active role in the tenant; platform administrators act as tenant admins."""
+    if user is None:
+        return None
+    if user.is_superuser:
+        return MembershipRole.TENANT_ADMIN
+    return (
+        Membership.objects.for_tenant(tenant)
+        .filter(user_id=user.pk, is_active=True)
+        .values_list("role", flat=True)
+        .first()
+    )

@@ -1,0 +1,44 @@
+"""Celery entry points of incident management: thin, idempotent, one tenant each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.mail import send_mail
+
+from incidents import services
+from incidents.models import IncidentEvent
+from incidents.notifications import message_for
+from itsm.tenancy.models import Tenant
+from itsm.tenancy.tasking import enqueue_for_each_tenant, tenant_task
+
+
+@tenant_task()
+def notify_incident_event_task(*, tenant: Tenant, event_id: int) -> None:
+    """E-mail the people an assignment, escalation or major-incident event concerns."""
+    event = (
+        IncidentEvent.objects.for_tenant(tenant)
+        .select_related(
+            "incident__service",
+            "incident__assignee",
+            "incident__assignment_team",
+            "incident__commander",
+            "actor",
+        )
+        .filter(pk=event_id)
+        .first()
+    )
+    message = message_for(event) if event is not None else None
+    if message is not None:
+        send_mail(message.subject, message.body, None, message.recipients)
+
+
+@tenant_task()
+def close_resolved_incidents_task(*, tenant: Tenant) -> int:
+    """Close the tenant's incidents whose auto-close period after resolution has passed."""
+    return services.incidents_close_resolved(tenant=tenant)
+
+
+@shared_task
+def schedule_incident_auto_close_task() -> int:
+    """Beat entry point: one auto-close task per active tenant."""
+    return enqueue_for_each_tenant(close_resolved_incidents_task)

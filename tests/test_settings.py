@@ -1,0 +1,128 @@
+"""Settings come from the environment: with DEBUG off a missing secret stops the start with a
+clear message; with DEBUG on and nothing else set the embedded default (SQLite, file-system
+broker) is used."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+PROJECT_DIR = Path(settings.BASE_DIR)
+# Everything settings read that decides what the product connects to.
+CONFIGURED = (
+    "DEBUG",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "DATABASE_OWNER_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_DIR",
+    "SQLITE_PATH",
+    "ITSM_ENV_FILE",
+)
+REPORT = (
+    "import django, json; django.setup(); from django.conf import settings; "
+    "print(settings.DATABASES['default']['ENGINE']); "
+    "print(settings.DATABASES['default']['NAME']); "
+    "print(settings.CELERY_BROKER_URL); "
+    "print(json.dumps(getattr(settings, 'CELERY_BROKER_TRANSPORT_OPTIONS', {})))"
+)
+
+
+def _boot(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key not in CONFIGURED}
+    env.update(
+        DJANGO_SETTINGS_MODULE="itsm.settings",
+        # A developer's .env in the project must not fill in what the test leaves out.
+        ITSM_ENV_FILE=str(tmp_path / "no.env"),
+        # Where the embedded default writes, should it get that far.
+        SQLITE_PATH=str(tmp_path / "itsm.sqlite3"),
+        CELERY_BROKER_DIR=str(tmp_path / "broker"),
+    )
+    env.update(variables)
+    return subprocess.run(
+        [sys.executable, "-c", REPORT],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "missing"),
+    [
+        ({"DATABASE_URL": "postgres://itsm_app@127.0.0.1:5432/itsm"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "a-secret"}, "DATABASE_URL"),
+        ({}, "SECRET_KEY, DATABASE_URL"),
+    ],
+)
+def test_without_debug_a_missing_secret_stops_the_start(tmp_path, variables, missing):
+    result = _boot(tmp_path, DEBUG="false", **variables)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        "django.core.exceptions.ImproperlyConfigured: "
+        f"Missing required setting(s): {missing}. Set them in the environment or in .env"
+    ) in result.stderr
+    assert not (tmp_path / "broker").exists()  # stopped before touching anything
+
+
+def test_without_debug_an_empty_secret_counts_as_missing(tmp_path):
+    result = _boot(
+        tmp_path,
+        DEBUG="false",
+        SECRET_KEY="",
+        DATABASE_URL="postgres://itsm_app@127.0.0.1:5432/itsm",
+    )
+
+    assert result.returncode == 1
+    assert "Missing required setting(s): SECRET_KEY." in result.stderr
+
+
+def test_a_dotenv_file_fills_in_what_the_environment_leaves_unset(tmp_path):
+    database = tmp_path / "from-the-file.sqlite3"
+    env_file = tmp_path / "custom.env"
+    env_file.write_text(f"SECRET_KEY=from-the-file\nDATABASE_URL=sqlite:///{database}\n")
+
+    result = _boot(tmp_path, DEBUG="false", ITSM_ENV_FILE=str(env_file))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "django.db.backends.sqlite3",
+        str(database),
+        "filesystem://",
+    ]
+
+
+def test_with_debug_and_nothing_else_set_it_boots_on_sqlite_and_the_filesystem_broker(tmp_path):
+    result = _boot(tmp_path, DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+    engine, name, broker_url, transport_options = result.stdout.splitlines()
+    assert (engine, name, broker_url) == (
+        "django.db.backends.sqlite3",
+        str(tmp_path / "itsm.sqlite3"),
+        "filesystem://",
+    )
+    # Every folder the file-system transport uses is in the broker directory, and exists.
+    folders = {
+        key: Path(value)
+        for key, value in json.loads(transport_options).items()
+        if key.endswith("_folder") or key.startswith("data_folder_")
+    }
+    assert set(folders) == {
+        "data_folder_in",
+        "data_folder_out",
+        "processed_folder",
+        "control_folder",
+    }
+    for key, folder in folders.items():
+        assert folder.parent == tmp_path / "broker", key
+        assert folder.is_dir(), key
