@@ -8,7 +8,9 @@ a lazily evaluated queryset in a template would otherwise run without it and see
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.response import SimpleTemplateResponse
@@ -34,6 +36,29 @@ class PlatformAdminSite(admin.AdminSite):
         return super().admin_view(platform_scoped, cacheable)
 
 
+class TenantAdminForm(forms.ModelForm[Any]):
+    """Validates the (tenant, …) constraints too when the tenant is read-only on the page.
+
+    Django leaves fields that are not on the form out of uniqueness checks, so without this a
+    duplicate slug would only surface as an error inside the service, after the form passed.
+    """
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]  # Django API, not in the stubs
+        if "tenant" in self.fields or not getattr(self.instance, "tenant_id", None):
+            return
+        for constraint in self.instance._meta.constraints:
+            fields = list(getattr(constraint, "fields", ()))
+            if "tenant" not in fields:
+                continue
+            try:
+                constraint.validate(type(self.instance), self.instance)
+            except ValidationError as error:
+                # Unique within the tenant: the tenant is implied, so name the other field.
+                others = [name for name in fields if name != "tenant" and name in self.fields]
+                self.add_error(others[0] if len(others) == 1 else None, error)
+
+
 class ServiceBackedAdmin[M: Model](admin.ModelAdmin[M]):
     """A ModelAdmin whose writes go through the app's services, as the API's do.
 
@@ -41,7 +66,16 @@ class ServiceBackedAdmin[M: Model](admin.ModelAdmin[M]):
     call the subclass's `create_object`, `update_object` and `delete_object`.
     """
 
+    form = TenantAdminForm
     service_excluded_fields: tuple[str, ...] = ("tenant",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # An object never moves between tenants.
+        readonly = list(super().get_readonly_fields(request, obj))
+        has_tenant = any(field.name == "tenant" for field in self.model._meta.fields)
+        if obj is not None and has_tenant and "tenant" not in readonly:
+            readonly.insert(0, "tenant")
+        return readonly
 
     def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> M:
         raise NotImplementedError

@@ -8,7 +8,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
-from itsm.admin_site import ServiceBackedAdmin
+from itsm.admin_site import ServiceBackedAdmin, TenantAdminForm
 from itsm.tenancy import services
 from itsm.tenancy.models import Membership, Team, Tenant, TenantCounter
 from itsm.tenancy.selectors import users_outside_tenant
@@ -61,7 +61,7 @@ class MembershipAdmin(ServiceBackedAdmin[Membership]):
         services.membership_delete(membership=instance)
 
 
-class TeamAdminForm(forms.ModelForm[Team]):
+class TeamAdminForm(TenantAdminForm):
     members = forms.ModelMultipleChoiceField(
         queryset=get_user_model().objects.order_by("username"),
         required=False,
@@ -101,9 +101,6 @@ class TeamAdmin(ServiceBackedAdmin[Team]):
     search_fields = ["name", "slug", "tenant__name"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["escalation_team"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ["tenant"] if obj else []
 
     def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> Team:
         members = data.pop("members", [])

@@ -123,6 +123,11 @@ class Team(TenantOwnedModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        if self.pk is not None and self.escalation_team_id == self.pk:
+            raise ValidationError({"escalation_team": _("A team cannot escalate to itself.")})
+
 
 class TeamMember(TenantOwnedModel):
     """A user's place in a team; the user must be a member of the team's tenant."""

@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
-from itsm.errors import InvalidInputError
 from itsm.services import object_delete, object_update, tenant_object_create
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant, TenantCounter
 
@@ -100,11 +99,6 @@ def team_update(
     *, team: Team, data: Mapping[str, Any], members: Iterable[AbstractBaseUser] | None = None
 ) -> Team:
     """Change a team's fields and, if given, replace its members."""
-    if data.get("escalation_team") == team:
-        raise InvalidInputError(
-            "A team cannot escalate to itself.",
-            fields={"escalation_team": ["A team cannot escalate to itself."]},
-        )
     object_update(team, data=data)
     if members is not None:
         team_set_members(team=team, members=members)
