@@ -165,7 +165,7 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
         return ["tenant", *editable, *self.readonly_derived]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ["tenant", *self.readonly_derived] if obj else []
+        return [*super().get_readonly_fields(request, obj), *self.readonly_derived] if obj else []
 
     def create_object(self, request: HttpRequest, tenant: Any, data: dict[str, Any]) -> Incident:
         return services.incident_create(tenant=tenant, actor=request.user, data=data)

@@ -549,15 +549,12 @@ def incidents_close_resolved(
 
 
 def _locked(tenant: Tenant, incident_id: int, expected_version: int | None) -> Incident:
-    incident = (
-        Incident.objects.for_tenant(tenant)
-        .select_for_update(of=("self",))
-        .select_related("assignment_team", "assignee", "commander")
-        .filter(pk=incident_id)
-        .first()
-    )
-    if incident is None:
+    incidents = Incident.objects.for_tenant(tenant).filter(pk=incident_id)
+    # Lock first, then read: a locking query that joins would hand back the joined rows as they
+    # were before a concurrent writer committed (PostgreSQL re-checks only the locked row).
+    if not incidents.select_for_update().values_list("pk", flat=True):
         raise NotFoundError("No such incident.")
+    incident = incidents.select_related("assignment_team", "assignee", "commander").get()
     if expected_version is not None and incident.version != expected_version:
         raise StaleIncidentError(
             f"{incident.reference} has changed since you read it; reload and try again.",
