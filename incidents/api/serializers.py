@@ -84,10 +84,37 @@ class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
 
     def get_priority_label(self, incident: Incident) -> str:
         labels: dict[int, str] = self.context.get("priority_labels", {})
-        return labels.get(incident.priority, incident.get_priority_display())
+        label = labels.get(incident.priority)
+        return label if label is not None else incident.get_priority_display()
 
     def get_allowed_actions(self, incident: Incident) -> list[str]:
         return [str(action) for action in allowed_actions(incident.status)]
+
+
+class IncidentListSerializer(IncidentReadSerializer):
+    """The columns of an incident list; the detail carries everything."""
+
+    class Meta(IncidentReadSerializer.Meta):
+        fields = [
+            "reference",
+            "title",
+            "service",
+            "category",
+            "reported_by",
+            "source",
+            "priority",
+            "priority_label",
+            "status",
+            "hold_reason",
+            "assignment_team",
+            "assignee",
+            "is_major",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "version",
+        ]
+        read_only_fields = fields
 
 
 class IncidentEventSerializer(serializers.ModelSerializer[IncidentEvent]):

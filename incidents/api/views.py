@@ -109,6 +109,9 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
             context["priority_labels"] = self.priority_labels
         return context
 
+    def get_serializer_class(self) -> Any:
+        return s.IncidentListSerializer if self.action == "list" else s.IncidentReadSerializer
+
     def get_input_serializer(self, *args: Any, **kwargs: Any) -> Any:
         if self.action == "create" and self.request.membership.role == MembershipRole.REQUESTER:
             kwargs.setdefault("context", self.get_serializer_context())

@@ -1,0 +1,25 @@
+"""The benchmark command keeps working (its figures are reported in docs, never asserted)."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+
+@pytest.mark.django_db
+def test_benchmark_command_runs_on_a_small_tenant():
+    out = StringIO()
+    call_command("benchmark_incident_list", incidents=60, requests=2, no_analyze=True, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Seeding 60 incidents ..."
+    rows = {line[:24].strip(): line[24:].split() for line in lines[3:]}
+    assert set(rows) == {
+        "first page (50)",
+        "filtered: open SEV1-2",
+        "search 'printer'",
+        "page 20 by cursor",
+        "page of 200",
+        "detail",
+    }
+    # The same small, constant number of queries whatever the page size.
+    assert rows["first page (50)"][0] == rows["page of 200"][0]
