@@ -158,3 +158,27 @@ class EventKind(models.TextChoices):
     STAKEHOLDER_UPDATE = "stakeholder_update", _("Stakeholder update")
     LINK = "link", _("Linked")
     SLA = "sla", _("SLA")
+
+
+class SlaClockKind(models.TextChoices):
+    RESPONSE = "response", _("Response")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class SlaBreachAction(models.TextChoices):
+    NOTIFY = "notify", _("Notify the assignee and team")
+    ESCALATE = "escalate", _("Escalate to the next tier")
+    ENGAGE_MANAGEMENT = "engage_management", _("Engage management")
+
+
+BREACH: Final = 100  # the threshold, in percent of the target, at which a clock breaches
+DEFAULT_WARNING_THRESHOLDS: Final = [50, 75, 90]
+DEFAULT_PAUSE_HOLD_REASONS: Final = ["awaiting_caller"]
+
+# Default targets of the severity model: priority -> (response, resolution) in minutes.
+DEFAULT_SLA_TARGETS: Final[dict[int, tuple[int, int]]] = {
+    Priority.SEV1: (15, 4 * 60),
+    Priority.SEV2: (30, 8 * 60),
+    Priority.SEV3: (2 * 60, 3 * 24 * 60),
+    Priority.SEV4: (8 * 60, 5 * 24 * 60),
+}

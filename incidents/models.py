@@ -6,10 +6,14 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from incidents.choices import (
+    BREACH,
+    DEFAULT_PAUSE_HOLD_REASONS,
+    DEFAULT_WARNING_THRESHOLDS,
     OPEN_STATUSES,
     EventKind,
     HoldReason,
@@ -18,6 +22,8 @@ from incidents.choices import (
     IncidentStatus,
     Priority,
     ResolutionCode,
+    SlaBreachAction,
+    SlaClockKind,
     Urgency,
 )
 from itsm.tenancy.models import NumberedModel, TenantOwnedModel, TenantQuerySet
@@ -249,3 +255,162 @@ class IncidentSettings(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"Incident settings of tenant {self.tenant_id}"
+
+
+# --- SLA ---------------------------------------------------------------------------------------
+
+
+def _default_thresholds() -> list[int]:
+    return list(DEFAULT_WARNING_THRESHOLDS)
+
+
+def _default_pause_reasons() -> list[str]:
+    return list(DEFAULT_PAUSE_HOLD_REASONS)
+
+
+class SlaPolicy(TenantOwnedModel):
+    """Response and resolution targets for the incidents it matches (first match by order).
+
+    Empty conditions match everything; `priorities` lists the levels it applies to.
+    """
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=63, db_index=False)  # unique with tenant, indexed there
+    order = models.PositiveIntegerField(default=100, help_text=_("Lower is tried first."))
+    is_active = models.BooleanField(default=True)
+    priorities = models.JSONField(default=list, blank=True)
+    service = models.ForeignKey(
+        "catalog.Service", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    category = models.ForeignKey(
+        "catalog.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    response_target = models.DurationField()
+    resolution_target = models.DurationField()
+    calendar = models.ForeignKey(
+        "calendars.BusinessCalendar",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: 24×7."),
+    )
+    pause_hold_reasons = models.JSONField(
+        default=_default_pause_reasons,
+        blank=True,
+        help_text=_("Hold reasons during which the clocks stop."),
+    )
+    warning_thresholds = models.JSONField(
+        default=_default_thresholds, blank=True, help_text=_("Percent of the target.")
+    )
+    breach_action = models.CharField(
+        max_length=24, choices=SlaBreachAction.choices, default=SlaBreachAction.NOTIFY
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "slug"], name="incidents_slapolicy_unique_slug"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, Any] = {}
+        if not all(isinstance(p, int) and 1 <= p <= 4 for p in self.priorities or []):
+            errors["priorities"] = _("Priorities are 1 to 4.")
+        if not all(isinstance(t, int) and 0 < t < BREACH for t in self.warning_thresholds or []):
+            errors["warning_thresholds"] = _("Warning thresholds are percentages below 100.")
+        if not set(self.pause_hold_reasons or []) <= set(HoldReason.values):
+            errors["pause_hold_reasons"] = _("Unknown hold reason.")
+        for name in ("response_target", "resolution_target"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                errors[name] = _("Must be positive.")
+        if errors:
+            raise ValidationError(errors)
+
+    def thresholds(self) -> list[int]:
+        """Warning thresholds then the breach, ascending."""
+        return [*sorted(set(self.warning_thresholds or [])), BREACH]
+
+
+class SlaClock(TenantOwnedModel):
+    """One SLA timer of an incident. It stores what makes the sweep cheap: the due time and the
+    next threshold time, so finding what is due is one indexed query."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="sla_clocks")
+    kind = models.CharField(max_length=16, choices=SlaClockKind.choices)
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="+")
+    target = models.DurationField(help_text=_("Business time allowed."))
+    started_at = models.DateTimeField()
+    elapsed = models.DurationField(
+        default=timedelta(0), help_text=_("Business time used before running_since.")
+    )
+    running_since = models.DateTimeField(null=True, blank=True)
+    paused_since = models.DateTimeField(null=True, blank=True)
+    paused_total = models.DurationField(
+        default=timedelta(0), help_text=_("Business time spent paused, so far.")
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    next_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    next_threshold_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["incident_id", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "kind"], name="incidents_slaclock_unique_kind"
+            )
+        ]
+        indexes = [
+            # The sweep's only query: clocks whose next threshold has passed, soonest first.
+            models.Index(
+                fields=["next_threshold_at"],
+                name="incidents_slaclock_due",
+                condition=models.Q(next_threshold_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} clock of incident {self.incident_id}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.running_since is not None
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_since is not None
+
+
+class SlaThresholdEvent(TenantOwnedModel):
+    """A threshold (a warning percentage, or 100 for the breach) that fired for a clock.
+
+    Unique per clock and threshold: a repeated sweep, a redelivered task or a second sweeper
+    cannot fire it twice.
+    """
+
+    clock = models.ForeignKey(SlaClock, on_delete=models.PROTECT, related_name="threshold_events")
+    threshold = models.PositiveSmallIntegerField()
+    fired_at = models.DateTimeField()
+    due_at = models.DateTimeField(help_text=_("When the threshold was reached."))
+
+    class Meta:
+        ordering = ["clock_id", "threshold"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clock", "threshold"], name="incidents_slaevent_unique_threshold"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.threshold}% of clock {self.clock_id}"

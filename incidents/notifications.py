@@ -22,7 +22,8 @@ class Message:
 
 
 def message_for(event: IncidentEvent) -> Message | None:
-    """The e-mail for an assignment, escalation or major-incident event; None if nobody to tell."""
+    """The e-mail for an assignment, escalation, SLA or major-incident event; None if nobody
+    to tell."""
     incident = event.incident
     actor = event.actor.get_username() if event.actor else "ITSM"
     headline = f"[{incident.reference}] {incident.title}"
@@ -46,6 +47,19 @@ def message_for(event: IncidentEvent) -> Message | None:
         return _message(
             subject, f"{actor} escalated {incident.reference}: {event.body}", recipients, event
         )
+    if event.kind == EventKind.SLA:
+        # Warnings and breaches go to whoever works the incident: the assignee and the team.
+        recipients = sorted(
+            set(_people(users=[incident.assignee]))
+            | set(_team_addresses([incident.assignment_team]))
+        )
+        clock, threshold = event.data.get("clock", "SLA"), event.data.get("threshold")
+        subject = (
+            f"SLA BREACHED ({clock}): {headline}"
+            if event.data.get("breach")
+            else f"SLA warning: {threshold}% of the {clock} target used: {headline}"
+        )
+        return _message(subject, f"Due at {event.data.get('due_at')}.", recipients, event)
     if event.kind == EventKind.MAJOR_DECLARED:
         recipients = sorted(
             set(_people(users=[incident.commander]))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, DateTimeField, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
-from incidents.choices import DEFAULT_PRIORITY_LABELS, DEFAULT_PRIORITY_MATRIX
+from incidents.choices import DEFAULT_PRIORITY_LABELS, DEFAULT_PRIORITY_MATRIX, SlaClockKind
 from incidents.models import (
     Incident,
     IncidentEvent,
     IncidentSettings,
     PriorityLabel,
     PriorityMatrixCell,
+    SlaClock,
+    SlaPolicy,
 )
 from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
@@ -29,10 +34,82 @@ def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> Qu
         Incident.objects.for_tenant(tenant)
         .select_related("service", "category", "assignment_team", "assignee")
         .prefetch_related("reported_by", "commander")
+        .annotate(sla_due=_sla_due(), sla_breached=_sla_breached())
     )
     if membership is not None and membership.role == MembershipRole.REQUESTER:
         queryset = queryset.filter(reported_by_id=membership.user_id)
     return queryset
+
+
+# Running clocks' earliest due time; "never" sorts paused and stopped incidents last and keeps
+# keyset pagination (which cannot page over NULLs) working when ordering by it.
+SLA_NEVER_DUE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def _sla_due() -> Coalesce:
+    running = SlaClock.objects.filter(incident=OuterRef("pk"), running_since__isnull=False)
+    return Coalesce(
+        Subquery(running.order_by("due_at").values("due_at")[:1]),
+        Value(SLA_NEVER_DUE),
+        output_field=DateTimeField(),
+    )
+
+
+def _sla_breached() -> Exists:
+    return Exists(SlaClock.objects.filter(incident=OuterRef("pk"), breached_at__isnull=False))
+
+
+def incident_sla_clocks(*, incident: Incident) -> QuerySet[SlaClock]:
+    """The incident's clocks with their policy and calendar."""
+    return (
+        SlaClock.objects.for_tenant(incident.tenant_id)
+        .filter(incident=incident)
+        .select_related("policy__calendar")
+        .order_by("kind")
+    )
+
+
+def sla_policy_list(*, tenant: Tenant) -> QuerySet[SlaPolicy]:
+    """The tenant's SLA policies in the order they are tried."""
+    return SlaPolicy.objects.for_tenant(tenant).select_related("service", "category", "calendar")
+
+
+@dataclass(frozen=True)
+class Compliance:
+    kind: str
+    met: int
+    breached: int
+    running: int
+
+    @property
+    def rate(self) -> float | None:
+        done = self.met + self.breached
+        return round(self.met / done, 4) if done else None
+
+
+def sla_policy_compliance(
+    *, policy: SlaPolicy, since: datetime, until: datetime
+) -> list[Compliance]:
+    """Met and breached clocks of the policy among incidents reported in [since, until)."""
+    clocks = SlaClock.objects.for_tenant(policy.tenant_id).filter(
+        policy=policy, started_at__gte=since, started_at__lt=until
+    )
+    rows = clocks.values("kind").annotate(
+        breached=Count("pk", filter=Q(breached_at__isnull=False)),
+        met=Count("pk", filter=Q(breached_at__isnull=True, stopped_at__isnull=False)),
+        running=Count("pk", filter=Q(breached_at__isnull=True, stopped_at__isnull=True)),
+    )
+    found: dict[str, dict[str, Any]] = {row["kind"]: dict(row) for row in rows}
+    empty = {"met": 0, "breached": 0, "running": 0}
+    return [
+        Compliance(
+            kind=kind,
+            met=found.get(kind, empty)["met"],
+            breached=found.get(kind, empty)["breached"],
+            running=found.get(kind, empty)["running"],
+        )
+        for kind in SlaClockKind.values
+    ]
 
 
 def incident_timeline(*, incident: Incident, public_only: bool = False) -> QuerySet[IncidentEvent]:

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import selectors
+from incidents import selectors, sla
 from incidents.choices import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -76,6 +76,7 @@ def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> I
         _check_assignment(tenant, team, assignee)
     incident.number = allocate_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
     incident.save(force_insert=True)
+    sla.start_clocks(incident, now)
     _record(
         incident,
         EventKind.CREATED,
@@ -142,6 +143,7 @@ def incident_acknowledge(
         data["assignee"] = actor.get_username()
     _save(incident, ["status", "acknowledged_at", "assignee", "first_assigned_at"])
     _record_status(incident, actor, previous, data=data)
+    sla.follow_incident(incident, IncidentAction.ACKNOWLEDGE, timezone.now())
     return incident
 
 
@@ -253,6 +255,7 @@ def incident_hold(
     incident.hold_reason = hold_reason
     _save(incident, ["status", "hold_reason"])
     _record_status(incident, actor, previous, body=note, data={"hold_reason": hold_reason})
+    sla.follow_incident(incident, IncidentAction.HOLD, timezone.now())
     return incident
 
 
@@ -271,6 +274,7 @@ def incident_resume(
     incident.hold_reason = ""
     _save(incident, ["status", "hold_reason"])
     _record_status(incident, actor, previous, body=note)
+    sla.follow_incident(incident, IncidentAction.RESUME, timezone.now())
     return incident
 
 
@@ -319,6 +323,7 @@ def incident_resolve(
     _record_status(
         incident, actor, previous, body=resolution_notes, data={"resolution_code": resolution_code}
     )
+    sla.follow_incident(incident, IncidentAction.RESOLVE, timezone.now())
     return incident
 
 
@@ -368,6 +373,7 @@ def incident_reopen(
         ],
     )
     _record_status(incident, actor, previous, body=reason)
+    sla.follow_incident(incident, IncidentAction.REOPEN, timezone.now())
     return incident
 
 
@@ -388,6 +394,7 @@ def incident_cancel(
     incident.hold_reason = ""
     _save(incident, ["status", "hold_reason"])
     _record_status(incident, actor, previous, body=reason)
+    sla.follow_incident(incident, IncidentAction.CANCEL, timezone.now())
     return incident
 
 
@@ -419,6 +426,7 @@ def incident_change_priority(
     incident.priority = selectors.priority_for(tenant=tenant, impact=impact, urgency=urgency)
     incident.full_clean()
     _save(incident, ["impact", "urgency", "priority"])
+    sla.follow_priority(incident, timezone.now())
     _record(
         incident,
         EventKind.PRIORITY,
@@ -587,6 +595,7 @@ def _close(
     incident.closed_at = timezone.now()
     _save(incident, ["status", "closed_at"])
     _record_status(incident, actor, previous, body=note, data=data)
+    sla.follow_incident(incident, IncidentAction.CLOSE, incident.closed_at)
 
 
 def _save(incident: Incident, fields: list[str]) -> None:

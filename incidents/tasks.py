@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.mail import send_mail
 
-from incidents import services
+from incidents import services, sla
 from incidents.models import IncidentEvent
 from incidents.notifications import message_for
 from itsm.tenancy.models import Tenant
@@ -42,3 +42,13 @@ def close_resolved_incidents_task(*, tenant: Tenant) -> int:
 def schedule_incident_auto_close_task() -> int:
     """Beat entry point: one auto-close task per active tenant."""
     return enqueue_for_each_tenant(close_resolved_incidents_task)
+
+
+@shared_task(acks_late=True, expires=60)
+def sweep_sla_clocks_task() -> int:
+    """Beat entry point, every few seconds: fire the SLA thresholds that are due.
+
+    Safe to run twice at once or to redeliver: clocks are taken with SKIP LOCKED and each
+    threshold is written once.
+    """
+    return sla.sweep().fired

@@ -102,7 +102,10 @@ class ServiceBackedAdmin[M: Model](admin.ModelAdmin[M]):
                 if name not in self.service_excluded_fields
             }
             created = self.create_object(request, getattr(obj, "tenant", None), data)
-            obj.pk = created.pk
+            # The admin carries on with `obj` (its log entry, message and redirect), so make it
+            # the saved row, with what the service set (a number, derived fields) included.
+            for field in obj._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(created, field.attname))
             obj._state.adding = False
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     # Shared engines first: their management commands (migrate, flush) take precedence.
     "itsm.tenancy",
     "itsm.catalog",
+    "itsm.calendars",
     "itsm.web",
     "itsm.api",
     # Domain apps, in dependency order.
@@ -219,7 +220,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+SLA_SWEEP_INTERVAL = env.float("SLA_SWEEP_INTERVAL", default=5.0)  # seconds
 CELERY_BEAT_SCHEDULE = {
+    "sweep-sla-clocks": {
+        "task": "incidents.tasks.sweep_sla_clocks_task",
+        "schedule": SLA_SWEEP_INTERVAL,
+        "options": {"expires": max(SLA_SWEEP_INTERVAL * 2, 10)},
+    },
     "close-resolved-incidents": {
         "task": "incidents.tasks.schedule_incident_auto_close_task",
         "schedule": env.int("INCIDENT_AUTO_CLOSE_INTERVAL", default=15 * 60),

@@ -10,6 +10,7 @@ from itsm.web import views as web_views
 tenant_api_patterns = [
     path("", include("itsm.tenancy.api.urls")),
     path("", include("itsm.catalog.api.urls")),
+    path("", include("itsm.calendars.api.urls")),
     path("", include("incidents.api.urls")),
 ]
 

@@ -5,6 +5,7 @@ Rows are inserted inside the tenant's RLS scope, as the application would write 
 object of every routed model through it.
 """
 
+from datetime import timedelta
 from typing import Any
 
 import factory
@@ -12,7 +13,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 from factory.django import DjangoModelFactory
 
-from incidents.models import Incident
+from incidents.models import Incident, SlaPolicy
+from itsm.calendars.models import BusinessCalendar
 from itsm.catalog.models import Category, Service
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
@@ -120,6 +122,25 @@ class IncidentFactory(TenantOwnedFactory[Incident]):
             return super()._create(model_class, *args, **kwargs)
 
 
+class BusinessCalendarFactory(TenantOwnedFactory[BusinessCalendar]):
+    class Meta:
+        model = BusinessCalendar
+
+    name = factory.Sequence(lambda n: f"Calendar {n}")
+    slug = factory.Sequence(lambda n: f"calendar-{n}")
+    time_zone = "Europe/Berlin"
+
+
+class SlaPolicyFactory(TenantOwnedFactory[SlaPolicy]):
+    class Meta:
+        model = SlaPolicy
+
+    name = factory.Sequence(lambda n: f"Policy {n}")
+    slug = factory.Sequence(lambda n: f"policy-{n}")
+    response_target = timedelta(minutes=30)
+    resolution_target = timedelta(hours=8)
+
+
 FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Membership: MembershipFactory,
     Team: TeamFactory,
@@ -127,4 +148,6 @@ FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Service: ServiceFactory,
     Category: CategoryFactory,
     Incident: IncidentFactory,
+    BusinessCalendar: BusinessCalendarFactory,
+    SlaPolicy: SlaPolicyFactory,
 }

@@ -24,6 +24,7 @@ class IncidentFilterSet(filters.FilterSet):
         queryset=tenant_queryset(Category), to_field_name="slug", field_name="category"
     )
     is_major = filters.BooleanFilter()
+    breached = filters.BooleanFilter(field_name="sla_breached", label="An SLA clock breached")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     resolved_after = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
@@ -42,6 +43,7 @@ class IncidentFilterSet(filters.FilterSet):
             "service",
             "category",
             "is_major",
+            "breached",
             "created_after",
             "created_before",
             "resolved_after",

@@ -1,7 +1,11 @@
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents import selectors, sla
 from incidents.choices import (
     EscalationKind,
     HoldReason,
@@ -11,9 +15,12 @@ from incidents.choices import (
     Urgency,
     allowed_actions,
 )
-from incidents.models import Incident, IncidentEvent
+from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
+from incidents.selectors import SLA_NEVER_DUE
 from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
-from itsm.api.serializers import InputSerializer
+from itsm.api.serializers import InputSerializer, ModelInputSerializer
+from itsm.calendars.models import BusinessCalendar
+from itsm.calendars.selectors import calendar_schedule
 from itsm.catalog.models import Category, Service
 from itsm.tenancy.models import Team
 
@@ -28,6 +35,45 @@ def _username(**kwargs: Any) -> Any:
     return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
 
 
+class SlaClockSerializer(serializers.ModelSerializer[SlaClock]):
+    """A clock as of now: `remaining_seconds` is negative once overdue."""
+
+    policy = _slug()
+    state = serializers.SerializerMethodField()
+    remaining_seconds = serializers.SerializerMethodField()
+    is_breached = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SlaClock
+        fields = [
+            "kind",
+            "policy",
+            "state",
+            "target",
+            "started_at",
+            "due_at",
+            "remaining_seconds",
+            "is_breached",
+            "breached_at",
+            "elapsed",
+            "paused_total",
+            "stopped_at",
+        ]
+        read_only_fields = fields
+
+    def get_state(self, clock: SlaClock) -> str:
+        if clock.stopped_at is not None:
+            return "stopped"
+        return "paused" if clock.paused_since is not None else "running"
+
+    def get_remaining_seconds(self, clock: SlaClock) -> int:
+        schedule = calendar_schedule(calendar=clock.policy.calendar)
+        return int(sla.clock_remaining(clock, schedule, timezone.now()).total_seconds())
+
+    def get_is_breached(self, clock: SlaClock) -> bool:
+        return clock.breached_at is not None
+
+
 class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
     """An incident as the API shows it; `priority_label` is the tenant's name for the level."""
 
@@ -40,6 +86,8 @@ class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
     commander = _username()
     priority_label = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
+    sla_due_at = serializers.SerializerMethodField()
+    sla_breached = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -78,9 +126,19 @@ class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
             "reassignment_count",
             "reopen_count",
             "first_contact_resolution",
+            "sla_due_at",
+            "sla_breached",
             "version",
         ]
         read_only_fields = fields
+
+    def get_sla_due_at(self, incident: Incident) -> datetime | None:
+        """The earliest due time of a running clock; null when none runs."""
+        due = getattr(incident, "sla_due", None)
+        return None if due is None or due == SLA_NEVER_DUE else due
+
+    def get_sla_breached(self, incident: Incident) -> bool:
+        return bool(getattr(incident, "sla_breached", False))
 
     def get_priority_label(self, incident: Incident) -> str:
         labels: dict[int, str] = self.context.get("priority_labels", {})
@@ -112,9 +170,25 @@ class IncidentListSerializer(IncidentReadSerializer):
             "created_at",
             "updated_at",
             "resolved_at",
+            "sla_due_at",
+            "sla_breached",
             "version",
         ]
         read_only_fields = fields
+
+
+class IncidentDetailSerializer(IncidentReadSerializer):
+    """The detail adds the incident's SLA clocks."""
+
+    sla_clocks = serializers.SerializerMethodField()
+
+    class Meta(IncidentReadSerializer.Meta):
+        fields = [*IncidentReadSerializer.Meta.fields, "sla_clocks"]
+        read_only_fields = fields
+
+    @extend_schema_field(SlaClockSerializer(many=True))
+    def get_sla_clocks(self, incident: Incident) -> Any:
+        return SlaClockSerializer(selectors.incident_sla_clocks(incident=incident), many=True).data
 
 
 class IncidentEventSerializer(serializers.ModelSerializer[IncidentEvent]):
@@ -250,3 +324,93 @@ class CommentInputSerializer(InputSerializer):
 class DeclareMajorInputSerializer(InputSerializer):
     commander = TenantMemberField()
     reason = serializers.CharField(max_length=MAX_TEXT)
+
+
+# --- SLA policies ------------------------------------------------------------------------------
+
+
+class SlaPolicyReadSerializer(serializers.ModelSerializer[SlaPolicy]):
+    service = _slug()
+    category = _slug()
+    calendar = _slug()
+
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "slug",
+            "name",
+            "order",
+            "is_active",
+            "priorities",
+            "service",
+            "category",
+            "response_target",
+            "resolution_target",
+            "calendar",
+            "pause_hold_reasons",
+            "warning_thresholds",
+            "breach_action",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SlaPolicyWriteSerializer(ModelInputSerializer):
+    service = TenantSlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    category = TenantSlugRelatedField(
+        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    calendar = TenantSlugRelatedField(
+        slug_field="slug",
+        queryset=BusinessCalendar.objects.all(),
+        required=False,
+        allow_null=True,
+    )
+    priorities = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=4), required=False
+    )
+    warning_thresholds = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=99), required=False
+    )
+    pause_hold_reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=HoldReason.choices), required=False
+    )
+
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "slug",
+            "name",
+            "order",
+            "is_active",
+            "priorities",
+            "service",
+            "category",
+            "response_target",
+            "resolution_target",
+            "calendar",
+            "pause_hold_reasons",
+            "warning_thresholds",
+            "breach_action",
+        ]
+
+
+class ComplianceSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    met = serializers.IntegerField()
+    breached = serializers.IntegerField()
+    running = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+
+
+class CompliancePeriodSerializer(InputSerializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["until"] <= attrs["since"]:
+            raise serializers.ValidationError({"until": ["Must be after since."]})
+        return attrs

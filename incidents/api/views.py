@@ -8,19 +8,26 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors, services
+from incidents import sla as sla_services
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilterSet
-from incidents.models import Incident
-from itsm.api.views import TenantCreateMixin, TenantReadOnlyViewSet, TenantUpdateMixin
+from incidents.models import Incident, SlaPolicy
+from itsm.api.views import (
+    TenantCreateMixin,
+    TenantModelViewSet,
+    TenantReadOnlyViewSet,
+    TenantUpdateMixin,
+)
 from itsm.errors import PreconditionFailedError
-from itsm.tenancy.choices import ALL_ROLES, STAFF_ROLES, MembershipRole
+from itsm.tenancy.choices import ADMIN_ROLES, ALL_ROLES, STAFF_ROLES, MembershipRole
 from itsm.tenancy.models import Tenant, parse_reference
 
 
@@ -38,7 +45,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
     lookup_value_regex = r"[A-Za-z]+-\d+|\d+"
     filterset_class = IncidentFilterSet
     search_fields = ["title", "description"]
-    ordering_fields = ["created_at", "updated_at", "priority", "number", "status"]
+    # sla_due: the earliest due time of a running SLA clock ("due soonest" first).
+    ordering_fields = ["created_at", "updated_at", "priority", "number", "status", "sla_due"]
     ordering = ["-created_at", "-id"]
     input_serializer_classes = {
         "create": s.IncidentCreateSerializer,
@@ -110,7 +118,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
         return context
 
     def get_serializer_class(self) -> Any:
-        return s.IncidentListSerializer if self.action == "list" else s.IncidentReadSerializer
+        return s.IncidentListSerializer if self.action == "list" else s.IncidentDetailSerializer
 
     def get_input_serializer(self, *args: Any, **kwargs: Any) -> Any:
         if self.action == "create" and self.request.membership.role == MembershipRole.REQUESTER:
@@ -264,3 +272,54 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
                 "If-Match does not name a version of this incident.", code="stale_version"
             )
         return int(version)
+
+
+class SlaPolicyViewSet(TenantModelViewSet):
+    """The tenant's SLA policies, tried in order; tenant administrators change them."""
+
+    queryset = SlaPolicy.objects.none()
+    serializer_class = s.SlaPolicyReadSerializer
+    input_serializer_classes = {
+        "create": s.SlaPolicyWriteSerializer,
+        "partial_update": s.SlaPolicyWriteSerializer,
+    }
+    lookup_field = "slug"
+    search_fields = ["name", "slug"]
+    ordering_fields = ["order", "name"]
+    ordering = ["order", "id"]
+    action_roles = {
+        "list": STAFF_ROLES,
+        "retrieve": STAFF_ROLES,
+        "compliance": STAFF_ROLES,
+        "create": ADMIN_ROLES,
+        "partial_update": ADMIN_ROLES,
+        "destroy": ADMIN_ROLES,
+    }
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[SlaPolicy]:
+        return selectors.sla_policy_list(tenant=tenant)
+
+    def perform_create_service(self, data: dict[str, Any]) -> SlaPolicy:
+        return sla_services.sla_policy_create(tenant=self.tenant, data=data)
+
+    def perform_update_service(self, instance: SlaPolicy, data: dict[str, Any]) -> SlaPolicy:
+        return sla_services.sla_policy_update(policy=instance, data=data)
+
+    def perform_destroy_service(self, instance: SlaPolicy) -> None:
+        sla_services.sla_policy_delete(policy=instance)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME, required=True),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, required=True),
+        ],
+        responses=s.ComplianceSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def compliance(self, request: Request, **kwargs: Any) -> Response:
+        """Met and breached clocks of incidents reported in [since, until), per clock kind."""
+        policy = self.get_object()  # first: another tenant's policy is a 404, whatever the input
+        period = s.CompliancePeriodSerializer(data=request.query_params)
+        period.is_valid(raise_exception=True)
+        rows = selectors.sla_policy_compliance(policy=policy, **period.validated_data)
+        return Response(s.ComplianceSerializer(rows, many=True).data)

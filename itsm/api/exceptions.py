@@ -38,6 +38,14 @@ class DomainAPIException(exceptions.APIException):
         self.extra = error.extra
 
 
+class DomainValidationError(exceptions.ValidationError):
+    """A domain rule broken on named fields: shaped like a serializer's 400, keeping the code."""
+
+    def __init__(self, error: errors.DomainError) -> None:
+        super().__init__(error.fields, code=error.code)
+        self.domain_code = error.code
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     exc = _as_api_exception(exc)
     response = exception_handler(exc, context)
@@ -51,7 +59,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, errors.DomainError):
         if exc.fields and isinstance(exc, errors.InvalidInputError):
-            return exceptions.ValidationError(exc.fields, code=exc.code)
+            return DomainValidationError(exc)
         return DomainAPIException(exc)
     if isinstance(exc, Http404):
         return exceptions.NotFound()  # same words for absent and another tenant's
@@ -102,7 +110,8 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
         else:
             general = list(detail)
         message = str(general[0]) if general else "Invalid input."
-        return {"code": "invalid", "message": message, "fields": fields}
+        code = exc.domain_code if isinstance(exc, DomainValidationError) else "invalid"
+        return {"code": code, "message": message, "fields": fields}
     codes = exc.get_codes()
     return {
         "code": codes if isinstance(codes, str) else "error",

@@ -65,6 +65,16 @@ class TenantScopedViewSet(GenericViewSet[Any]):
             request.tenant = membership.tenant  # type: ignore[attr-defined]
         super().initial(request, *args, **kwargs)
 
+    def check_permissions(self, request: Request) -> None:
+        try:
+            super().check_permissions(request)
+        except exceptions.PermissionDenied:
+            # An object the member cannot see is absent, whatever the action: 404 before 403,
+            # so a role refusal never confirms that someone else's object exists.
+            if self.detail and getattr(request, "membership", None) is not None:
+                self.get_object()
+            raise
+
     @property
     def tenant(self) -> Tenant:
         return self.request.tenant
