@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -23,6 +24,8 @@ from incidents.models import (
     IncidentSettings,
     PriorityLabel,
     PriorityMatrixCell,
+    SlaClock,
+    SlaPolicy,
 )
 from itsm.admin_site import ServiceBackedAdmin, TenantConfigAdmin
 from itsm.errors import DomainError
@@ -97,6 +100,39 @@ class IncidentEventInline(admin.TabularInline[IncidentEvent, Incident]):
         return False
 
 
+class SlaClockInline(admin.TabularInline[SlaClock, Incident]):
+    """The incident's SLA clocks, as the engine keeps them: read-only."""
+
+    model = SlaClock
+    readonly_fields = [
+        "kind",
+        "policy",
+        "target",
+        "started_at",
+        "due_at",
+        "elapsed",
+        "paused_total",
+        "breached_at",
+        "stopped_at",
+    ]
+    fields = tuple(readonly_fields)
+    extra = 0
+    can_delete = False
+    ordering = ["kind"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SlaClock]:
+        return super().get_queryset(request).select_related("policy")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Incident)
 class IncidentAdmin(ServiceBackedAdmin[Incident]):
     list_display = [
@@ -121,7 +157,10 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
         "assignee",
         "commander",
     ]
-    inlines = [IncidentEventInline]
+    inlines = [SlaClockInline, IncidentEventInline]
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.inlines if obj is not None else []  # nothing to show before it exists
     change_form_template = "admin/incidents/incident/change_form.html"
     fields = [
         "tenant",
@@ -246,3 +285,23 @@ class IncidentSettingsAdmin(TenantConfigAdmin):
     """A tenant's reopen window and auto-close period."""
 
     list_display = ["tenant", "reopen_window", "auto_close_after"]
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(TenantConfigAdmin):
+    """A tenant's SLA policies; running clocks keep the targets they started with."""
+
+    list_display = [
+        "name",
+        "tenant",
+        "order",
+        "priorities",
+        "response_target",
+        "resolution_target",
+        "breach_action",
+    ]
+    list_filter = ["tenant", "is_active", "breach_action"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "slug"]
+    ordering = ["tenant", "order", "id"]
+    raw_id_fields = ["service", "category", "calendar"]

@@ -14,13 +14,14 @@ holding a clock and cannot deadlock with an agent's action.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -280,7 +281,7 @@ def _stop(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
     if clock.elapsed > clock.target and clock.breached_at is None:
         # Stopped late, before a sweep came by: the breach counts all the same (no action now).
         clock.breached_at = clock.due_at or now
-        _record_threshold(clock, BREACH, now)
+        _record_thresholds([(clock, BREACH, clock.breached_at)], now)
     clock.save()
 
 
@@ -333,78 +334,145 @@ def _sweep_batch(now: datetime, batch_size: int) -> tuple[int, int]:
             tenant.pk: tenant
             for tenant in Tenant.objects.filter(pk__in={c.tenant_id for c in clocks})
         }
-        schedules = Schedules()
-        fired = 0
+        by_tenant: dict[int, list[SlaClock]] = defaultdict(list)
         for clock in clocks:
             incident = incidents.get(clock.incident_id)
             if incident is None:
-                continue  # an agent is acting on it right now
-            clock.policy, clock.incident = policies[clock.policy_id], incident
+                continue  # an agent is acting on it right now: the next sweep takes it
             incident.tenant = tenants[incident.tenant_id]
-            # Each clock is handled as its own tenant: writes are checked against it.
-            rls.activate(rls.RlsContext(tenant_id=clock.tenant_id))
-            _fire_due(clock, schedules, now)
-            fired += 1
-            rls.activate(rls.RlsContext(platform=True))
+            clock.policy, clock.incident = policies[clock.policy_id], incident
+            by_tenant[clock.tenant_id].append(clock)
+        schedules = Schedules()
+        for tenant_id, group in by_tenant.items():
+            # Each tenant's clocks are written as that tenant: RLS checks every row.
+            rls.activate(rls.RlsContext(tenant_id=tenant_id))
+            _fire_due(group, schedules, now)
+        fired = sum(len(group) for group in by_tenant.values())
         return fired, len(clocks) - fired
 
 
-def _fire_due(clock: SlaClock, schedules: Schedules, now: datetime) -> None:
-    threshold = clock.next_threshold
-    assert threshold is not None
-    assert clock.next_threshold_at is not None
-    reached_at = clock.next_threshold_at
-    event = _record_threshold(clock, threshold, now, reached_at=reached_at)
-    if threshold == BREACH:
-        clock.breached_at = clock.breached_at or reached_at
-    later = [t for t in clock.policy.thresholds() if t > threshold]
-    clock.next_threshold, clock.next_threshold_at = None, None
-    if later and clock.running_since is not None:
-        _plan(
-            clock,
-            schedules.of(clock.policy),
-            [t for t in clock.policy.thresholds() if t <= threshold],
+def _fire_due(clocks: list[SlaClock], schedules: Schedules, now: datetime) -> None:
+    """Fire each clock's next threshold and move it on: a handful of statements per batch."""
+    reached = {clock.pk: (clock.next_threshold, clock.next_threshold_at) for clock in clocks}
+    events = _record_thresholds(
+        [
+            (clock, threshold, at)
+            for clock, (threshold, at) in zip(clocks, reached.values(), strict=True)
+            if threshold is not None and at is not None
+        ],
+        now,
+    )
+    for clock in clocks:
+        threshold, reached_at = reached[clock.pk]
+        assert threshold is not None
+        if threshold == BREACH:
+            clock.breached_at = clock.breached_at or reached_at
+        clock.next_threshold, clock.next_threshold_at = None, None
+        fired = [t for t in clock.policy.thresholds() if t <= threshold]
+        if clock.running_since is not None and len(fired) < len(clock.policy.thresholds()):
+            _plan(clock, schedules.of(clock.policy), fired)
+    _save_progress(clocks, now)
+    for clock in clocks:
+        if (clock.pk, BREACH) in events:
+            _run_breach_action(clock)
+
+
+PROGRESS_FIELDS = ["next_threshold", "next_threshold_at", "breached_at", "due_at"]
+
+
+def _save_progress(clocks: list[SlaClock], now: datetime) -> None:
+    """Write the clocks' new thresholds in one statement.
+
+    Django's bulk_update builds a CASE per row and field (most of a batch's time); on
+    PostgreSQL one UPDATE … FROM (VALUES …) does the same.
+    """
+    if connection.vendor != "postgresql":
+        for clock in clocks:
+            clock.updated_at = now
+        SlaClock.objects.bulk_update(clocks, [*PROGRESS_FIELDS, "updated_at"])
+        return
+    table = connection.ops.quote_name(SlaClock._meta.db_table)
+    rows = ", ".join(
+        ["(%s::bigint, %s::smallint, %s::timestamptz, %s::timestamptz, %s::timestamptz)"]
+        * len(clocks)
+    )
+    params: list[Any] = []
+    for clock in clocks:
+        params += [
+            clock.pk,
+            clock.next_threshold,
+            clock.next_threshold_at,
+            clock.breached_at,
+            clock.due_at,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET next_threshold = v.next_threshold, "  # noqa: S608
+            "next_threshold_at = v.next_threshold_at, breached_at = v.breached_at, "
+            f"due_at = v.due_at, updated_at = %s FROM (VALUES {rows}) "
+            "AS v(id, next_threshold, next_threshold_at, breached_at, due_at) WHERE c.id = v.id",
+            [now, *params],
         )
-    clock.save(
-        update_fields=["next_threshold", "next_threshold_at", "breached_at", "due_at", "updated_at"]
-    )
-    if event is not None and threshold == BREACH:
-        _run_breach_action(clock)
 
 
-def _record_threshold(
-    clock: SlaClock, threshold: int, now: datetime, *, reached_at: datetime | None = None
-) -> IncidentEvent | None:
-    """Write the threshold once and its timeline entry; None if it had fired already."""
-    try:
-        with transaction.atomic():
-            SlaThresholdEvent.objects.create(
-                tenant_id=clock.tenant_id,
-                clock=clock,
-                threshold=threshold,
-                fired_at=now,
-                due_at=reached_at or now,
-            )
-    except IntegrityError:
-        return None
-    event = IncidentEvent.objects.create(
-        tenant_id=clock.tenant_id,
-        incident_id=clock.incident_id,
-        kind=EventKind.SLA,
-        data={
-            "clock": clock.kind,
-            "threshold": threshold,
-            "breach": threshold == BREACH,
-            "due_at": clock.due_at.isoformat() if clock.due_at else None,
-        },
+def _record_thresholds(
+    fired: list[tuple[SlaClock, int, datetime]], now: datetime
+) -> dict[tuple[int, int], IncidentEvent]:
+    """Write each (clock, threshold) once, with its timeline entry; return the new ones.
+
+    ON CONFLICT DO NOTHING makes a threshold that fired before a no-op, without a savepoint.
+    """
+    if not fired:
+        return {}
+    table = connection.ops.quote_name(SlaThresholdEvent._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(fired))
+    params: list[Any] = []
+    for clock, threshold, reached_at in fired:
+        params += [clock.tenant_id, clock.pk, threshold, now, reached_at, now, now]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, clock_id, threshold, fired_at, due_at, "  # noqa: S608
+            f"created_at, updated_at) VALUES {rows} "
+            "ON CONFLICT (clock_id, threshold) DO NOTHING RETURNING clock_id, threshold",
+            params,
+        )
+        new = {(clock_id, threshold) for clock_id, threshold in cursor.fetchall()}
+    clocks = {clock.pk: clock for clock, _threshold, _at in fired}
+    keys = [
+        (clock.pk, threshold) for clock, threshold, _at in fired if (clock.pk, threshold) in new
+    ]
+    events = IncidentEvent.objects.bulk_create(
+        IncidentEvent(
+            tenant_id=clocks[clock_id].tenant_id,
+            incident_id=clocks[clock_id].incident_id,
+            kind=EventKind.SLA,
+            data={
+                "clock": clocks[clock_id].kind,
+                "threshold": threshold,
+                "breach": threshold == BREACH,
+                "due_at": _iso(clocks[clock_id].due_at),
+            },
+        )
+        for clock_id, threshold in keys
     )
-    if clock.stopped_at is None:  # a live clock: tell the assignee and team
-        from incidents.tasks import notify_incident_event_task
+    live = [
+        event.pk
+        for (clock_id, _t), event in zip(keys, events, strict=True)
+        if clocks[clock_id].stopped_at is None
+    ]
+    if live:  # a live clock's warning or breach: tell the assignee and team
+        from incidents.tasks import notify_incident_events_task
 
         transaction.on_commit(
-            partial(notify_incident_event_task.delay, tenant_id=clock.tenant_id, event_id=event.pk)
+            partial(
+                notify_incident_events_task.delay, tenant_id=fired[0][0].tenant_id, event_ids=live
+            )
         )
-    return event
+    return dict(zip(keys, events, strict=True))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _run_breach_action(clock: SlaClock) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.core.mail import send_mail
 
 from incidents import services, sla
@@ -14,8 +15,18 @@ from itsm.tenancy.tasking import enqueue_for_each_tenant, tenant_task
 
 @tenant_task()
 def notify_incident_event_task(*, tenant: Tenant, event_id: int) -> None:
-    """E-mail the people an assignment, escalation or major-incident event concerns."""
-    event = (
+    """E-mail the people an assignment, escalation, SLA or major-incident event concerns."""
+    _notify(tenant, [event_id])
+
+
+@tenant_task()
+def notify_incident_events_task(*, tenant: Tenant, event_ids: list[int]) -> None:
+    """The same for several events at once (the SLA sweep fires many in one batch)."""
+    _notify(tenant, event_ids)
+
+
+def _notify(tenant: Tenant, event_ids: list[int]) -> None:
+    events = (
         IncidentEvent.objects.for_tenant(tenant)
         .select_related(
             "incident__service",
@@ -24,12 +35,12 @@ def notify_incident_event_task(*, tenant: Tenant, event_id: int) -> None:
             "incident__commander",
             "actor",
         )
-        .filter(pk=event_id)
-        .first()
+        .filter(pk__in=event_ids)
     )
-    message = message_for(event) if event is not None else None
-    if message is not None:
-        send_mail(message.subject, message.body, None, message.recipients)
+    for event in events:
+        message = message_for(event)
+        if message is not None:
+            send_mail(message.subject, message.body, None, message.recipients)
 
 
 @tenant_task()
@@ -51,4 +62,4 @@ def sweep_sla_clocks_task() -> int:
     Safe to run twice at once or to redeliver: clocks are taken with SKIP LOCKED and each
     threshold is written once.
     """
-    return sla.sweep().fired
+    return sla.sweep(batch_size=settings.SLA_SWEEP_BATCH).fired

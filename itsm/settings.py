@@ -221,6 +221,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SLA_SWEEP_INTERVAL = env.float("SLA_SWEEP_INTERVAL", default=5.0)  # seconds
+SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=500)  # clocks per transaction
 CELERY_BEAT_SCHEDULE = {
     "sweep-sla-clocks": {
         "task": "incidents.tasks.sweep_sla_clocks_task",

@@ -1,0 +1,239 @@
+"""The SLA sweep through real processes: a Celery worker and beat on Redis and PostgreSQL,
+including workers killed mid-sweep, redelivered sweeps and sweepers running side by side."""
+
+import random
+import signal
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from incidents import sla
+from incidents.choices import SlaClockKind
+from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy, SlaThresholdEvent
+from itsm.celery import app
+from itsm.tenancy import rls
+from itsm.tenancy.models import Tenant
+from itsm.tenancy.services import allocate_number
+from tests.factories import MembershipFactory, SlaPolicyFactory
+from tests.incidents.conftest import make_incident
+from tests.processes import celery, test_database_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _wait(predicate, timeout: float, what: str, *processes) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            logs = "\n".join(process.output()[-4000:] for process in processes)
+            pytest.fail(f"{what} within {timeout} s\n{logs}")
+        time.sleep(0.2)
+
+
+def _count(model, **filters) -> int:
+    with rls.platform_scope():
+        return model.objects.filter(**filters).count()
+
+
+@pytest.fixture
+def empty_broker():
+    app.control.purge()
+    yield
+    app.control.purge()
+
+
+def test_worker_and_beat_fire_warnings_and_breach_once_and_escalate(desk, tmp_path, empty_broker):
+    # Given a policy whose response target is 3 s, escalating on breach, for SEV4 incidents
+    SlaPolicyFactory(
+        tenant=desk.tenant,
+        slug="fast",
+        order=1,
+        priorities=[4],
+        response_target=timedelta(seconds=3),
+        resolution_target=timedelta(hours=8),
+        warning_thresholds=[50, 75, 90],
+        breach_action="escalate",
+    )
+    incidents = [make_incident(desk, "new") for _ in range(3)]
+    env = test_database_env(SLA_SWEEP_INTERVAL="0.5")
+    worker = celery(
+        "worker",
+        "--pool=prefork",
+        "--concurrency=2",
+        "--loglevel=INFO",
+        env=env,
+        log=tmp_path / "worker.log",
+    )
+    beat = celery(
+        "beat",
+        "--loglevel=INFO",
+        f"--schedule={tmp_path / 'beat'}",
+        env=env,
+        log=tmp_path / "beat.log",
+    )
+    try:
+        # When the clocks run out while nobody looks
+        _wait(
+            lambda: _count(SlaThresholdEvent, threshold=100) == 3,
+            45,
+            "three breaches",
+            worker,
+            beat,
+        )
+        time.sleep(2)  # a few more sweeps: nothing may fire twice
+    finally:
+        beat.stop()
+        worker.stop()
+
+    # Then each response clock fired 50, 75, 90 and the breach exactly once
+    with rls.tenant_scope(desk.tenant.pk):
+        for incident in incidents:
+            clock = SlaClock.objects.get(incident=incident, kind=SlaClockKind.RESPONSE)
+            fired = list(clock.threshold_events.values_list("threshold", flat=True))
+            assert fired == [50, 75, 90, 100]
+            assert clock.breached_at == clock.due_at
+            assert clock.next_threshold_at is None
+            incident.refresh_from_db()
+            # and the breach action escalated L1 -> L2
+            assert (incident.assignment_team_id, incident.escalation_count) == (desk.l2.pk, 1)
+            sla_events = IncidentEvent.objects.filter(incident=incident, kind="sla")
+            assert sla_events.count() == 4
+        resolution = SlaClock.objects.filter(kind=SlaClockKind.RESOLUTION)
+        assert not SlaThresholdEvent.objects.filter(clock__in=resolution).exists()
+
+
+def _due_clocks(tenant: Tenant, count: int) -> int:
+    """`count` incidents whose response clocks have two thresholds due now: 2 × count."""
+    now = timezone.now()
+    with rls.tenant_scope(tenant.pk):
+        policy = SlaPolicy.objects.create(
+            tenant=tenant,
+            name="Due",
+            slug="due",
+            order=1,
+            response_target=timedelta(hours=1),
+            resolution_target=timedelta(hours=8),
+            warning_thresholds=[50],
+            breach_action="notify",
+        )
+        reporter = MembershipFactory(tenant=tenant).user
+        first = allocate_number(tenant=tenant, key="INC")
+        incidents = Incident.objects.bulk_create(
+            Incident(
+                tenant=tenant, number=first + index, title=f"Due {index}", reported_by=reporter
+            )
+            for index in range(count)
+        )
+        SlaClock.objects.bulk_create(
+            SlaClock(
+                tenant=tenant,
+                incident=incident,
+                kind=SlaClockKind.RESPONSE,
+                policy=policy,
+                target=timedelta(hours=1),
+                started_at=now - timedelta(hours=2),
+                running_since=now - timedelta(hours=2),
+                due_at=now - timedelta(hours=1),
+                next_threshold=50,
+                next_threshold_at=now - timedelta(hours=1, minutes=30),
+            )
+            for incident in incidents
+        )
+    return 2 * count
+
+
+def _assert_each_fired_once(expected: int) -> None:
+    assert _count(SlaThresholdEvent) == expected
+    assert _count(IncidentEvent, kind="sla") == expected  # side effects written once, too
+    assert _count(SlaClock, next_threshold_at__isnull=False) == 0
+    with rls.platform_scope():
+        per_clock = set(
+            SlaClock.objects.filter(kind=SlaClockKind.RESPONSE).values_list(
+                "threshold_events__threshold", flat=True
+            )
+        )
+    assert per_clock == {50, 100}
+
+
+def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, empty_broker):
+    expected = _due_clocks(tenant_a, 500)  # 1,000 due thresholds
+    # Small batches: many short transactions, so a kill lands in the middle of the work.
+    env = test_database_env(SLA_SWEEP_BATCH="10")
+    rng = random.Random(7)  # noqa: S311 - timing jitter, not security
+    fired_at_kills = []
+    for round_ in range(5):
+        before = _count(SlaThresholdEvent)
+        worker = celery(
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--loglevel=INFO",
+            env=env,
+            log=tmp_path / f"worker-{round_}.log",
+        )
+        try:
+            for _ in range(3):
+                app.send_task("incidents.tasks.sweep_sla_clocks_task")
+            # Once this worker has made progress, kill it within a fraction of a second.
+            _wait(
+                lambda before=before: _count(SlaThresholdEvent) > before,
+                60,
+                "the worker to start sweeping",
+                worker,
+            )
+            time.sleep(rng.uniform(0.0, 0.3))
+        finally:
+            worker.signal(signal.SIGKILL)  # no warning, no cleanup: mid-sweep
+            worker.process.wait(timeout=10)
+        fired_at_kills.append(_count(SlaThresholdEvent))
+        if fired_at_kills[-1] == expected:
+            break
+    # Then a healthy worker finishes what is left (redelivered and new sweeps alike).
+    worker = celery(
+        "worker",
+        "--pool=prefork",
+        "--concurrency=2",
+        "--loglevel=INFO",
+        env=env,
+        log=tmp_path / "worker-final.log",
+    )
+    try:
+
+        def done() -> bool:
+            app.send_task("incidents.tasks.sweep_sla_clocks_task")
+            return _count(SlaClock, next_threshold_at__isnull=False) == 0
+
+        _wait(done, 90, "all thresholds fired", worker)
+        time.sleep(1)
+    finally:
+        worker.stop()
+    # Some worker died with the work half done (so sweeps were under way when killed) ...
+    assert any(0 < fired < expected for fired in fired_at_kills), fired_at_kills
+    # ... and yet every threshold fired exactly once.
+    _assert_each_fired_once(expected)
+
+
+def test_two_sweepers_at_once_and_a_repeated_sweep_fire_each_threshold_once(tenant_a):
+    expected = _due_clocks(tenant_a, 500)
+    results = []
+
+    def sweeper() -> None:
+        try:
+            results.append(sla.sweep(batch_size=50).fired)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweeper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    # Thresholds a sweeper skipped (locked by the other) are still due: sweep the rest.
+    leftover = sla.sweep(batch_size=50).fired
+    assert sum(results) + leftover == expected
+    assert sla.sweep().fired == 0  # the same sweep delivered again: nothing left to fire
+    _assert_each_fired_once(expected)

@@ -1,0 +1,63 @@
+"""Real processes for tests: a Celery worker or beat on the test database and broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+PROJECT_DIR = Path(settings.BASE_DIR)
+
+
+def test_database_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process that must use this test run's database."""
+    params = connection.settings_dict
+    url = (
+        f"postgres://{params['USER']}:{params.get('PASSWORD') or ''}@{params['HOST']}:"
+        f"{params['PORT']}/{params['NAME']}"
+    )
+    env = dict(os.environ)
+    env.update(DATABASE_URL=url, DEBUG="false", SECRET_KEY=settings.SECRET_KEY,
+               CELERY_BROKER_URL=settings.CELERY_BROKER_URL, EMAIL_URL="dummymail://",
+               ITSM_ENV_FILE="/nonexistent/.env", **extra)
+    env.pop("DATABASE_OWNER_URL", None)  # children only need the application role
+    return env
+
+
+class ChildProcess:
+    """A process in its own session, so that it and all its children can be signalled."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._log_file = log.open("ab")
+        self.process = subprocess.Popen(  # our own interpreter and arguments
+            args, cwd=PROJECT_DIR, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def signal(self, sig: int) -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+
+    def stop(self, timeout: float = 15) -> None:
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+        self.signal(signal.SIGKILL)  # stray children of the group
+        self._log_file.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def celery(*args: str, env: dict[str, str], log: Path) -> ChildProcess:
+    return ChildProcess([sys.executable, "-m", "celery", "-A", "itsm", *args], env, log)
