@@ -19,7 +19,7 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
-from itsm.tenancy.choices import MembershipRole, TeamKind
+from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
 
 
@@ -171,6 +171,17 @@ def is_management_member(*, tenant: Tenant, user: Any) -> bool:
     return bool(
         TeamMember.objects.for_tenant(tenant)
         .filter(team__kind=TeamKind.MANAGEMENT, user_id=user.pk)
+        .exists()
+    )
+
+
+def is_tenant_agent(*, tenant: Tenant, user: Any) -> bool:
+    """Whether the user works tickets in the tenant (an active staff membership)."""
+    if user is None:
+        return False
+    return bool(
+        Membership.objects.for_tenant(tenant)
+        .filter(user_id=user.pk, is_active=True, role__in=STAFF_ROLES)
         .exists()
     )
 

@@ -137,7 +137,8 @@ def incident_acknowledge(
     previous = _move(incident, IncidentAction.ACKNOWLEDGE)
     incident.acknowledged_at = now
     data: dict[str, Any] = {}
-    if incident.assignee_id is None and actor is not None:
+    # A platform administrator acting through admin is not an agent of the tenant.
+    if incident.assignee_id is None and selectors.is_tenant_agent(tenant=tenant, user=actor):
         incident.assignee = actor
         incident.first_assigned_at = incident.first_assigned_at or now
         data["assignee"] = actor.get_username()

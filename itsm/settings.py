@@ -171,7 +171,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "itsm.api.filters.StableOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "itsm.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
@@ -194,6 +194,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set, wherever fields reuse it.
+    "ENUM_NAME_OVERRIDES": {
+        "TeamKindEnum": "itsm.tenancy.choices.TeamKind",
+        "MembershipRoleEnum": "itsm.tenancy.choices.MembershipRole",
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "HoldReasonEnum": "incidents.choices.HoldReason",
+        "IncidentEventKindEnum": "incidents.choices.EventKind",
+        "EscalationKindEnum": "incidents.choices.EscalationKind",
+        "SlaClockKindEnum": "incidents.choices.SlaClockKind",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------------

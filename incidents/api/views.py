@@ -35,7 +35,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
     """Incidents of the tenant, addressed by reference (INC-000042).
 
     Requesters see and act on only the incidents they reported, and see public events only.
-    PATCH and every action honour `If-Match` with the ETag of a previous read (412 if stale).
+    PATCH and every state-changing action honour `If-Match` with the ETag of a previous read
+    (412 if stale); comments, work notes and stakeholder updates only append, so they need none.
     """
 
     queryset = Incident.objects.none()

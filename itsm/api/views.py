@@ -157,9 +157,7 @@ class TenantModelViewSet(
 
 
 class MembershipSummarySerializer(serializers.Serializer[Any]):
-    tenant: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
-    )
+    tenant = serializers.CharField(source="tenant.slug", read_only=True)
     tenant_name = serializers.CharField(source="tenant.name", read_only=True)
     role = serializers.CharField(read_only=True)
     api_root = serializers.SerializerMethodField()

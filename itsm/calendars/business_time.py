@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 # A schedule with working hours finds its next working interval within this many days, or it
 # has none at all (every day a holiday): refuse rather than loop.
 MAX_SEARCH_DAYS = 3 * 366
+_SECOND = timedelta(seconds=1)
 
 
 class NoWorkingTimeError(ValueError):
@@ -43,9 +44,9 @@ class BusinessSchedule:
         """The instant at which `duration` of business time has passed since `start`."""
         if duration < timedelta(0):
             raise ValueError("duration must not be negative")
+        start = start.astimezone(UTC)  # aware arithmetic within one zone would be wall-clock
         if self.is_24x7:
             return start + duration
-        start = start.astimezone(UTC)
         remaining = duration
         for opens, closes in self._intervals_from(start):
             begin = max(opens, start)
@@ -57,11 +58,11 @@ class BusinessSchedule:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time inside [start, end] (zero if end is not after start)."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)  # compare instants, not walls
         if end <= start:
             return timedelta(0)
         if self.is_24x7:
             return end - start
-        start, end = start.astimezone(UTC), end.astimezone(UTC)
         total = timedelta(0)
         for opens, closes in self._intervals_from(start):
             if opens >= end:
@@ -92,9 +93,26 @@ class BusinessSchedule:
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
     """A local wall-clock time as a UTC instant (arithmetic on aware datetimes that share a
-    zone is wall-clock arithmetic, wrong across DST). In a spring-forward gap the wall time does
-    not exist: zoneinfo places it by the offset before the gap, i.e. just after the change."""
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+    zone is wall-clock arithmetic, wrong across DST): the first instant at which the wall clock
+    shows that time or later. An ambiguous time (fall back) is its first occurrence. A time in a
+    spring-forward gap never shows: it is the change itself, so intervals stay in order and an
+    interval that ends in the gap ends when the clock jumps."""
+    wall = datetime.combine(day, at)
+    instant = wall.replace(tzinfo=zone).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == wall:
+        return instant
+    # In a gap, fold=1 reads the time with the offset after the change (an instant before it)
+    # and fold=0 with the offset before (an instant after it): bisect for the change, which
+    # tzdata puts on a whole second.
+    before = wall.replace(tzinfo=zone, fold=1).astimezone(UTC).replace(microsecond=0)
+    after = instant.replace(microsecond=0)
+    while after - before > _SECOND:
+        middle = before + (after - before) // _SECOND // 2 * _SECOND
+        if middle.astimezone(zone).replace(tzinfo=None) < wall:
+            before = middle
+        else:
+            after = middle
+    return after
 
 
 def weekdays(
