@@ -142,9 +142,14 @@ def incident_acknowledge(
         incident.assignee = actor
         incident.first_assigned_at = incident.first_assigned_at or now
         data["assignee"] = actor.get_username()
-    _save(incident, ["status", "acknowledged_at", "assignee", "first_assigned_at"])
-    _record_status(incident, actor, previous, data=data)
-    sla.follow_incident(incident, IncidentAction.ACKNOWLEDGE, timezone.now())
+    _finish(
+        incident,
+        IncidentAction.ACKNOWLEDGE,
+        actor,
+        previous,
+        ["acknowledged_at", "assignee", "first_assigned_at"],
+        data=data,
+    )
     return incident
 
 
@@ -254,9 +259,15 @@ def incident_hold(
     check_details(IncidentAction.HOLD, {"hold_reason": hold_reason})
     previous = _move(incident, IncidentAction.HOLD)
     incident.hold_reason = hold_reason
-    _save(incident, ["status", "hold_reason"])
-    _record_status(incident, actor, previous, body=note, data={"hold_reason": hold_reason})
-    sla.follow_incident(incident, IncidentAction.HOLD, timezone.now())
+    _finish(
+        incident,
+        IncidentAction.HOLD,
+        actor,
+        previous,
+        ["hold_reason"],
+        body=note,
+        data={"hold_reason": hold_reason},
+    )
     return incident
 
 
@@ -273,9 +284,7 @@ def incident_resume(
     incident = _locked(tenant, incident_id, expected_version)
     previous = _move(incident, IncidentAction.RESUME)
     incident.hold_reason = ""
-    _save(incident, ["status", "hold_reason"])
-    _record_status(incident, actor, previous, body=note)
-    sla.follow_incident(incident, IncidentAction.RESUME, timezone.now())
+    _finish(incident, IncidentAction.RESUME, actor, previous, ["hold_reason"], body=note)
     return incident
 
 
@@ -311,20 +320,15 @@ def incident_resolve(
         and incident.reassignment_count == 0
         and incident.reopen_count == 0
     )
-    _save(
+    _finish(
         incident,
-        [
-            "status",
-            "resolution_code",
-            "resolution_notes",
-            "resolved_at",
-            "first_contact_resolution",
-        ],
+        IncidentAction.RESOLVE,
+        actor,
+        previous,
+        ["resolution_code", "resolution_notes", "resolved_at", "first_contact_resolution"],
+        body=resolution_notes,
+        data={"resolution_code": resolution_code},
     )
-    _record_status(
-        incident, actor, previous, body=resolution_notes, data={"resolution_code": resolution_code}
-    )
-    sla.follow_incident(incident, IncidentAction.RESOLVE, timezone.now())
     return incident
 
 
@@ -362,19 +366,20 @@ def incident_reopen(
     incident.resolved_at = None
     incident.resolution_code, incident.resolution_notes = "", ""
     incident.first_contact_resolution = False
-    _save(
+    _finish(
         incident,
+        IncidentAction.REOPEN,
+        actor,
+        previous,
         [
-            "status",
             "reopen_count",
             "resolved_at",
             "resolution_code",
             "resolution_notes",
             "first_contact_resolution",
         ],
+        body=reason,
     )
-    _record_status(incident, actor, previous, body=reason)
-    sla.follow_incident(incident, IncidentAction.REOPEN, timezone.now())
     return incident
 
 
@@ -393,9 +398,7 @@ def incident_cancel(
     check_details(IncidentAction.CANCEL, {"reason": reason})
     previous = _move(incident, IncidentAction.CANCEL)
     incident.hold_reason = ""
-    _save(incident, ["status", "hold_reason"])
-    _record_status(incident, actor, previous, body=reason)
-    sla.follow_incident(incident, IncidentAction.CANCEL, timezone.now())
+    _finish(incident, IncidentAction.CANCEL, actor, previous, ["hold_reason"], body=reason)
     return incident
 
 
@@ -594,9 +597,23 @@ def _close(
 ) -> None:
     previous = _move(incident, IncidentAction.CLOSE)
     incident.closed_at = timezone.now()
-    _save(incident, ["status", "closed_at"])
-    _record_status(incident, actor, previous, body=note, data=data)
-    sla.follow_incident(incident, IncidentAction.CLOSE, incident.closed_at)
+    _finish(incident, IncidentAction.CLOSE, actor, previous, ["closed_at"], body=note, data=data)
+
+
+def _finish(
+    incident: Incident,
+    action: IncidentAction,
+    actor: Any,
+    previous: str,
+    fields: list[str],
+    *,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Save a status change with the fields it set, record it, and let the SLA clocks follow."""
+    _save(incident, ["status", *fields])
+    _record_status(incident, actor, previous, body=body, data=data)
+    sla.follow_incident(incident, action, timezone.now())
 
 
 def _save(incident: Incident, fields: list[str]) -> None:

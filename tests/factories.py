@@ -56,7 +56,9 @@ class TenantOwnedFactory[M: Model](DjangoModelFactory[M]):
     @classmethod
     def _create(cls, model_class: type[M], *args: Any, **kwargs: Any) -> M:
         with rls.tenant_scope(kwargs["tenant"].pk):
-            return super()._create(model_class, *args, **kwargs)
+            # factory_boy is untyped here (Any); `model_class` builds an M.
+            created: M = super()._create(model_class, *args, **kwargs)
+        return created
 
 
 class MembershipFactory(TenantOwnedFactory[Membership]):

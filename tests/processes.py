@@ -23,9 +23,15 @@ def test_database_env(**extra: str) -> dict[str, str]:
         f"{params['PORT']}/{params['NAME']}"
     )
     env = dict(os.environ)
-    env.update(DATABASE_URL=url, DEBUG="false", SECRET_KEY=settings.SECRET_KEY,
-               CELERY_BROKER_URL=settings.CELERY_BROKER_URL, EMAIL_URL="dummymail://",
-               ITSM_ENV_FILE="/nonexistent/.env", **extra)
+    env.update(
+        DATABASE_URL=url,
+        DEBUG="false",
+        SECRET_KEY=settings.SECRET_KEY,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        EMAIL_URL="dummymail://",
+        ITSM_ENV_FILE="/nonexistent/.env",
+        **extra,
+    )
     env.pop("DATABASE_OWNER_URL", None)  # children only need the application role
     return env
 
@@ -37,7 +43,11 @@ class ChildProcess:
         self.log = log
         self._log_file = log.open("ab")
         self.process = subprocess.Popen(  # our own interpreter and arguments
-            args, cwd=PROJECT_DIR, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            args,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 

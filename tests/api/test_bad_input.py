@@ -36,7 +36,7 @@ def service_a(tenant_a: Any) -> Service:
 
 def _service_row(tenant: Any) -> dict[str, Any]:
     with rls.tenant_scope(tenant.pk):
-        return Service.objects.values().get(slug="email")
+        return dict(Service.objects.values().get(slug="email"))
 
 
 VALID = {"name": "Backup", "slug": "backup"}

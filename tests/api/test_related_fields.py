@@ -35,7 +35,7 @@ def world(tenant_a, tenant_b, admin_a, admin_b) -> dict[str, Any]:
 def _everything() -> dict[str, list[dict[str, Any]]]:
     with rls.platform_scope():
         return {
-            model.__name__: list(model.objects.order_by("pk").values())
+            model.__name__: [dict(row) for row in model.objects.order_by("pk").values()]
             for model in (Service, Category, Team, TeamMember)
         }
 

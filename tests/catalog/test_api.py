@@ -221,6 +221,7 @@ def test_admin_creates_a_service(api_client, tenant_a, admin_a):
     }
     with rls.platform_scope():
         service = Service.objects.select_related("owner_team").get(slug="email")
+        assert service.owner_team is not None
         assert (service.tenant_id, service.owner_team.slug, service.criticality) == (
             tenant_a.pk,
             "ops",
@@ -279,6 +280,7 @@ def test_admin_patches_only_the_given_fields(api_client, tenant_a, admin_a):
     )
     with rls.tenant_scope(tenant_a.pk):
         service = Service.objects.get(slug="email")
+        assert service.owner_team is not None
         assert (service.description, service.criticality, service.owner_team.slug) == (
             "Old",
             "high",

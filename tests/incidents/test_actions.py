@@ -1,6 +1,8 @@
 """Every state × every lifecycle action through the API: allowed ones succeed and write exactly
 one event; the rest answer 409 naming the allowed actions, and change nothing."""
 
+from typing import Any
+
 import pytest
 
 from incidents.choices import IncidentAction
@@ -10,7 +12,7 @@ from tests.incidents.conftest import STATES, make_incident
 from tests.incidents.test_lifecycle import EXPECTED
 
 
-def valid_input(desk, action: str) -> dict:
+def valid_input(desk, action: str) -> dict[str, Any]:
     return {
         "acknowledge": {},
         "assign": {"team": desk.l2.slug, "assignee": desk.l2_agent.username},

@@ -39,7 +39,7 @@ def admin_client(root: Any) -> Client:
 
 def _snapshot(incident: Incident) -> tuple[dict[str, Any], list[str]]:
     with rls.platform_scope():
-        row = Incident.objects.filter(pk=incident.pk).values().get()
+        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
         kinds = list(
             IncidentEvent.objects.filter(incident=incident)
             .order_by("id")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 def _snapshot(desk, incident: Incident) -> tuple[dict[str, Any], int]:
     with rls.tenant_scope(desk.tenant.pk):
-        row = Incident.objects.filter(pk=incident.pk).values().get()
+        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
         events = IncidentEvent.objects.filter(incident=incident).count()
     return row, events
 
@@ -520,7 +520,9 @@ def test_cursor_pagination_walks_every_incident_once(desk, api_client, spread):
     client = api_client(desk.l1_agent)
 
     # When the agent reads two at a time, following the next links
-    pages, has_previous, url = [], [], desk.url("?page_size=2")
+    pages: list[list[str]] = []
+    has_previous: list[bool] = []
+    url = desk.url("?page_size=2")
     while url and len(pages) < 10:
         response = client.get(url)
         pages.append(_references(response))

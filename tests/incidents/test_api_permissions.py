@@ -177,7 +177,7 @@ def _incident(desk, state: str) -> Incident:
 def _snapshot(desk, incident: Incident) -> tuple[dict[str, Any], int, int]:
     """The incident row, its event count, and how many incidents the tenant has."""
     with rls.tenant_scope(desk.tenant.pk):
-        row = Incident.objects.filter(pk=incident.pk).values().get()
+        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
         events = IncidentEvent.objects.filter(incident=incident).count()
         incidents = Incident.objects.count()
     return row, events, incidents

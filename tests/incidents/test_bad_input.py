@@ -32,7 +32,7 @@ def _written(desk) -> tuple[int, int, int]:
 
 def _snapshot(desk, incident: Incident) -> tuple[dict[str, Any], int]:
     with rls.tenant_scope(desk.tenant.pk):
-        row = Incident.objects.filter(pk=incident.pk).values().get()
+        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
         events = IncidentEvent.objects.filter(incident=incident).count()
     return row, events
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import connection
+from django_stubs_ext import StrOrPromise
 
 from incidents import services
 from incidents.models import Incident, IncidentEvent
@@ -25,11 +26,11 @@ def _eager_tasks(settings: Any) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
-def _sent() -> list[tuple[str, list[str]]]:
+def _sent() -> list[tuple[StrOrPromise, list[str]]]:
     return [(message.subject, message.to) for message in mail.outbox]
 
 
-def _post(api_client, desk, user: Any, incident: Incident, path: str, body: dict) -> Any:
+def _post(api_client, desk, user: Any, incident: Incident, path: str, body: dict[str, Any]) -> Any:
     response = api_client(user).post(desk.url(f"{incident.reference}/{path}/"), body, format="json")
     assert response.status_code in (200, 201), response.content
     return response
@@ -197,7 +198,8 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(desk, django_capture_on
     incident = make_incident(desk)
     with rls.tenant_scope(desk.tenant.pk):
         events_before = IncidentEvent.objects.filter(incident=incident).count()
-    pending_before, pending = len(connection.run_on_commit), []
+    pending_before = len(connection.run_on_commit)
+    pending: list[int] = []
 
     # When it is assigned and declared major, and then the transaction fails
     with (

@@ -6,9 +6,11 @@ import signal
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from incidents import sla
@@ -34,9 +36,9 @@ def _wait(predicate, timeout: float, what: str, *processes) -> None:
         time.sleep(0.2)
 
 
-def _count(model, **filters) -> int:
+def _count(model: type[Model], **filters: Any) -> int:
     with rls.platform_scope():
-        return model.objects.filter(**filters).count()
+        return model._default_manager.filter(**filters).count()
 
 
 @pytest.fixture

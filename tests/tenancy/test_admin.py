@@ -51,7 +51,7 @@ def both_tenants(tenant_a, tenant_b) -> dict[str, dict[str, Any]]:
 def _everything() -> dict[str, list[dict[str, Any]]]:
     with rls.platform_scope():
         return {
-            model.__name__: list(model.objects.order_by("pk").values())
+            model.__name__: [dict(row) for row in model.objects.order_by("pk").values()]
             for model in (Membership, Team, TeamMember, Service, Category)
         }
 

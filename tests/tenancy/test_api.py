@@ -210,7 +210,9 @@ def test_admin_creates_a_team_with_members_and_escalation(
     assert sorted(body["members"]) == ["agent-2", "agent-a"]
     assert _team_members(tenant_a, "desk") == ["agent-2", "agent-a"]
     with rls.tenant_scope(tenant_a.pk):
-        assert Team.objects.get(slug="desk").escalation_team.slug == "l2"
+        escalation_team = Team.objects.get(slug="desk").escalation_team
+        assert escalation_team is not None
+        assert escalation_team.slug == "l2"
         assert TeamMember.objects.filter(team__slug="desk").count() == 2
 
 
