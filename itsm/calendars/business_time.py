@@ -71,21 +71,25 @@ class BusinessSchedule:
         return total
 
     def _intervals_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working intervals, as aware datetimes in order, that end after `start`."""
+        """Working intervals, as UTC instants in order and never overlapping, that end after
+        `start`. Overlapping periods (an overnight shift running into the next morning's
+        hours) are counted once."""
         zone = self.zone
         day = start.astimezone(zone).date() - timedelta(days=1)  # an interval may span midnight
         idle_days = 0
+        covered_until = start
         while idle_days <= MAX_SEARCH_DAYS:
             found = False
             if day not in self.holidays:
-                for opens_at, closes_at in (self.hours or {}).get(day.weekday(), ()):
+                for opens_at, closes_at in sorted((self.hours or {}).get(day.weekday(), ())):
                     opens = _local(day, opens_at, zone)
                     closes = _local(
                         day + timedelta(days=1) if closes_at <= opens_at else day, closes_at, zone
                     )
-                    if closes > start and closes > opens:
+                    if closes > covered_until and closes > opens:
                         found = True
-                        yield opens, closes
+                        yield max(opens, covered_until), closes
+                        covered_until = closes
             idle_days = 0 if found else idle_days + 1
             day += timedelta(days=1)
         raise NoWorkingTimeError("The schedule has no working time.")

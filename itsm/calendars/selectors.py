@@ -20,7 +20,9 @@ def calendar_schedule(*, calendar: BusinessCalendar | None) -> BusinessSchedule:
         "weekday", "starts_at", "ends_at"
     ):
         hours[weekday].append((starts_at, ends_at))
-    if not hours:
-        return BusinessSchedule(time_zone=calendar.time_zone)
     holidays = frozenset(calendar.holidays.values_list("date", flat=True))
+    if not hours and not holidays:
+        return BusinessSchedule(time_zone=calendar.time_zone)
+    if not hours:  # round the clock, except on holidays
+        hours = defaultdict(list, {day: [(time(0), time(0))] for day in range(7)})
     return BusinessSchedule(time_zone=calendar.time_zone, hours=dict(hours), holidays=holidays)
