@@ -161,6 +161,7 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.inlines if obj is not None else []  # nothing to show before it exists
+
     change_form_template = "admin/incidents/incident/change_form.html"
     fields = [
         "tenant",

@@ -65,7 +65,7 @@ def incident_sla_clocks(*, incident: Incident) -> QuerySet[SlaClock]:
         SlaClock.objects.for_tenant(incident.tenant_id)
         .filter(incident=incident)
         .select_related("policy__calendar")
-        .order_by("kind")
+        .order_by("-kind")  # response, then resolution
     )
 
 

@@ -15,7 +15,7 @@ from django.db import connection
 PROJECT_DIR = Path(settings.BASE_DIR)
 
 
-def test_database_env(**extra: str) -> dict[str, str]:
+def child_process_env(**extra: str) -> dict[str, str]:
     """The environment for a child process that must use this test run's database."""
     params = connection.settings_dict
     url = (

@@ -22,7 +22,7 @@ from itsm.tenancy.models import Tenant
 from itsm.tenancy.services import allocate_number
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
-from tests.processes import celery, test_database_env
+from tests.processes import celery, child_process_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -61,7 +61,7 @@ def test_worker_and_beat_fire_warnings_and_breach_once_and_escalate(desk, tmp_pa
         breach_action="escalate",
     )
     incidents = [make_incident(desk, "new") for _ in range(3)]
-    env = test_database_env(SLA_SWEEP_INTERVAL="0.5")
+    env = child_process_env(SLA_SWEEP_INTERVAL="0.5")
     worker = celery(
         "worker",
         "--pool=prefork",
@@ -164,7 +164,7 @@ def _assert_each_fired_once(expected: int) -> None:
 def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, empty_broker):
     expected = _due_clocks(tenant_a, 500)  # 1,000 due thresholds
     # Small batches: many short transactions, so a kill lands in the middle of the work.
-    env = test_database_env(SLA_SWEEP_BATCH="10")
+    env = child_process_env(SLA_SWEEP_BATCH="10")
     rng = random.Random(7)  # noqa: S311 - timing jitter, not security
     fired_at_kills = []
     for round_ in range(5):
