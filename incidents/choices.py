@@ -1,6 +1,7 @@
 """Incident vocabularies and the lifecycle table: which action is allowed in which state."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from django.db import models
@@ -171,6 +172,8 @@ class SlaBreachAction(models.TextChoices):
     ENGAGE_MANAGEMENT = "engage_management", _("Engage management")
 
 
+# An incident with no running SLA clock is "due" at the end of time: it sorts last.
+SLA_NEVER_DUE: Final = datetime(9999, 12, 31, tzinfo=UTC)
 BREACH: Final = 100  # the threshold, in percent of the target, at which a clock breaches
 DEFAULT_WARNING_THRESHOLDS: Final = [50, 75, 90]
 DEFAULT_PAUSE_HOLD_REASONS: Final = ["awaiting_caller"]

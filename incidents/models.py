@@ -15,6 +15,7 @@ from incidents.choices import (
     DEFAULT_PAUSE_HOLD_REASONS,
     DEFAULT_WARNING_THRESHOLDS,
     OPEN_STATUSES,
+    SLA_NEVER_DUE,
     EventKind,
     HoldReason,
     Impact,
@@ -103,6 +104,12 @@ class Incident(NumberedModel):
     reopen_count = models.PositiveIntegerField(default=0)
     first_contact_resolution = models.BooleanField(default=False)
 
+    # The SLA clocks in short, kept by incidents.sla so that lists can filter and order by them
+    # through an index: the earliest due time of a running clock (SLA_NEVER_DUE when none runs,
+    # so that "due soonest" orders and pages without NULLs), and whether any clock breached.
+    sla_due_at = models.DateTimeField(default=SLA_NEVER_DUE, editable=False)
+    sla_breached = models.BooleanField(default=False, editable=False)
+
     version = models.PositiveIntegerField(default=1)
 
     class Meta(NumberedModel.Meta):
@@ -130,6 +137,13 @@ class Incident(NumberedModel):
             ),
             models.Index(fields=["tenant", "assignee", "status"], name="incidents_tenant_assignee"),
             models.Index(fields=["tenant", "reported_by"], name="incidents_tenant_reporter"),
+            models.Index(fields=["tenant", "sla_due_at", "id"], name="incidents_tenant_sla_due"),
+            # Breached incidents are few: their own small index, newest first.
+            models.Index(
+                fields=["tenant", "-created_at", "-id"],
+                name="incidents_tenant_breached",
+                condition=models.Q(sla_breached=True),
+            ),
             # Auto-close looks for resolved incidents by resolution time.
             models.Index(fields=["status", "resolved_at"], name="incidents_status_resolved"),
         ]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, DateTimeField, Exists, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet
 
 from incidents.choices import DEFAULT_PRIORITY_LABELS, DEFAULT_PRIORITY_MATRIX, SlaClockKind
 from incidents.models import (
@@ -34,29 +33,10 @@ def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> Qu
         Incident.objects.for_tenant(tenant)
         .select_related("service", "category", "assignment_team", "assignee")
         .prefetch_related("reported_by", "commander")
-        .annotate(sla_due=_sla_due(), sla_breached=_sla_breached())
     )
     if membership is not None and membership.role == MembershipRole.REQUESTER:
         queryset = queryset.filter(reported_by_id=membership.user_id)
     return queryset
-
-
-# Running clocks' earliest due time; "never" sorts paused and stopped incidents last and keeps
-# keyset pagination (which cannot page over NULLs) working when ordering by it.
-SLA_NEVER_DUE = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-def _sla_due() -> Coalesce:
-    running = SlaClock.objects.filter(incident=OuterRef("pk"), running_since__isnull=False)
-    return Coalesce(
-        Subquery(running.order_by("due_at").values("due_at")[:1]),
-        Value(SLA_NEVER_DUE),
-        output_field=DateTimeField(),
-    )
-
-
-def _sla_breached() -> Exists:
-    return Exists(SlaClock.objects.filter(incident=OuterRef("pk"), breached_at__isnull=False))
 
 
 def incident_sla_clocks(*, incident: Incident) -> QuerySet[SlaClock]:

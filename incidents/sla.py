@@ -28,6 +28,7 @@ from django.utils import timezone
 from incidents.choices import (
     BREACH,
     DEFAULT_SLA_TARGETS,
+    SLA_NEVER_DUE,
     EscalationKind,
     EventKind,
     IncidentStatus,
@@ -175,7 +176,30 @@ def start_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
         )
         _plan(clock, schedule, ())
         clocks.append(clock)
-    return SlaClock.objects.bulk_create(clocks)
+    created = SlaClock.objects.bulk_create(clocks)
+    _summarise(incident, created)
+    return created
+
+
+def refresh_summary(incident: Incident) -> None:
+    """Recompute the incident's SLA summary from its clocks as stored (after a repair, say)."""
+    incident.refresh_from_db(fields=["sla_due_at", "sla_breached"])
+    _summarise(incident, SlaClock.objects.for_tenant(incident.tenant_id).filter(incident=incident))
+
+
+def _summarise(incident: Incident, clocks: Iterable[SlaClock]) -> None:
+    """Keep the incident's SLA summary in step with its clocks (lists filter and order by it)."""
+    clocks = list(clocks)
+    due = min(
+        (c.due_at for c in clocks if c.running_since is not None and c.due_at is not None),
+        default=SLA_NEVER_DUE,
+    )
+    breached = any(c.breached_at is not None for c in clocks)
+    if (incident.sla_due_at, incident.sla_breached) != (due, breached):
+        incident.sla_due_at, incident.sla_breached = due, breached
+        Incident.objects.for_tenant(incident.tenant_id).filter(pk=incident.pk).update(
+            sla_due_at=due, sla_breached=breached
+        )
 
 
 def follow_incident(incident: Incident, action: str, now: datetime) -> None:
@@ -202,13 +226,15 @@ def follow_incident(incident: Incident, action: str, now: datetime) -> None:
     elif action in ("close", "cancel"):
         for clock in clocks.values():
             _stop(clock, schedules, now)
+    _summarise(incident, clocks.values())
 
 
 def follow_priority(incident: Incident, now: datetime) -> None:
     """A new priority may select another policy: new targets, same elapsed time."""
     policy = policy_for(incident)
     schedules = Schedules()
-    for clock in _locked_clocks(incident):
+    clocks = _locked_clocks(incident)
+    for clock in clocks:
         if clock.stopped_at is not None:
             continue
         _catch_up(clock, schedules.of(clock.policy), now)
@@ -222,6 +248,7 @@ def follow_priority(incident: Incident, now: datetime) -> None:
             clock.due_at = None
             _plan(clock, schedules.of(policy), _fired(clock))
         clock.save()
+    _summarise(incident, clocks)
 
 
 def _locked_clocks(incident: Incident) -> list[SlaClock]:
@@ -373,9 +400,14 @@ def _fire_due(clocks: list[SlaClock], schedules: Schedules, now: datetime) -> No
         if clock.running_since is not None and len(fired) < len(clock.policy.thresholds()):
             _plan(clock, schedules.of(clock.policy), fired)
     _save_progress(clocks, now)
-    for clock in clocks:
-        if (clock.pk, BREACH) in events:
-            _run_breach_action(clock)
+    breached = [clock for clock in clocks if (clock.pk, BREACH) in events]
+    if breached:
+        Incident.objects.filter(pk__in={clock.incident_id for clock in breached}).update(
+            sla_breached=True
+        )
+    for clock in breached:
+        clock.incident.sla_breached = True
+        _run_breach_action(clock)
 
 
 PROGRESS_FIELDS = ["next_threshold", "next_threshold_at", "breached_at", "due_at"]

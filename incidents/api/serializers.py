@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from incidents import selectors, sla
 from incidents.choices import (
+    SLA_NEVER_DUE,
     EscalationKind,
     HoldReason,
     Impact,
@@ -16,7 +17,6 @@ from incidents.choices import (
     allowed_actions,
 )
 from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
-from incidents.selectors import SLA_NEVER_DUE
 from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
 from itsm.api.serializers import InputSerializer, ModelInputSerializer
 from itsm.calendars.models import BusinessCalendar
@@ -87,7 +87,6 @@ class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
     priority_label = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
     sla_due_at = serializers.SerializerMethodField()
-    sla_breached = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -134,11 +133,7 @@ class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
 
     def get_sla_due_at(self, incident: Incident) -> datetime | None:
         """The earliest due time of a running clock; null when none runs."""
-        due = getattr(incident, "sla_due", None)
-        return None if due is None or due == SLA_NEVER_DUE else due
-
-    def get_sla_breached(self, incident: Incident) -> bool:
-        return bool(getattr(incident, "sla_breached", False))
+        return None if incident.sla_due_at == SLA_NEVER_DUE else incident.sla_due_at
 
     def get_priority_label(self, incident: Incident) -> str:
         labels: dict[int, str] = self.context.get("priority_labels", {})

@@ -46,8 +46,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
     lookup_value_regex = r"[A-Za-z]+-\d+|\d+"
     filterset_class = IncidentFilterSet
     search_fields = ["title", "description"]
-    # sla_due: the earliest due time of a running SLA clock ("due soonest" first).
-    ordering_fields = ["created_at", "updated_at", "priority", "number", "status", "sla_due"]
+    # sla_due_at: the earliest due time of a running SLA clock ("due soonest" first).
+    ordering_fields = ["created_at", "updated_at", "priority", "number", "status", "sla_due_at"]
     ordering = ["-created_at", "-id"]
     input_serializer_classes = {
         "create": s.IncidentCreateSerializer,

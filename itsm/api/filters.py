@@ -32,7 +32,7 @@ class StableOrderingFilter(OrderingFilter):
     Cursor pagination pages by the first ordering field and skips the rows of a tie it has
     already served by counting them; without a tie-breaker PostgreSQL may return tied rows in
     a different order on the next page, and the list repeats some incidents and loses others
-    (`?ordering=priority`, `?ordering=sla_due`).
+    (`?ordering=priority`, `?ordering=sla_due_at`).
     """
 
     def get_ordering(

@@ -173,8 +173,16 @@ def _setting_as_bigint(name: str) -> str:
 
 
 def policy_expressions(model: type[Model]) -> tuple[str, str]:
-    """The USING and WITH CHECK expressions of a tenant table's policy."""
-    own_tenant = f"tenant_id = {_setting_as_bigint(TENANT_SETTING)}"
+    """The USING and WITH CHECK expressions of a tenant table's policy.
+
+    The comparison is wrapped in COALESCE(…, false) for the planner's sake: a plain
+    `tenant_id = <setting>` is estimated as selective as the application's own `tenant_id = 42`
+    and the two estimates multiply, so a tenant's rows look a hundred times fewer than they are
+    and list queries sort the whole tenant instead of walking an index (measured: 236 rows
+    expected, 10,000 found). COALESCE hides it from the estimate; the result is the same
+    (unset setting: NULL, so false).
+    """
+    own_tenant = f"COALESCE(tenant_id = {_setting_as_bigint(TENANT_SETTING)}, false)"
     platform = f"current_setting('{PLATFORM_SETTING}', true) = 'on'"
     check = f"({own_tenant} OR {platform})"
     user_column = getattr(model, "rls_visible_to_user_column", None)
