@@ -35,6 +35,7 @@ setup: $(STAMP)
 demo: setup .env
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_incidents
 
 run: demo
 	@echo ""

@@ -1,6 +1,6 @@
 """The embedded default boots: with no database, broker or .env configured, `make run`'s steps
-(migrate, seed_demo, honcho start) give a working web app, worker and beat on SQLite and the
-file-system broker."""
+(migrate, seed_demo, seed_demo_incidents, honcho start) give a working web app, worker and beat
+on SQLite and the file-system broker."""
 
 import http.cookiejar
 import os
@@ -112,6 +112,7 @@ def test_make_run_boots_web_worker_and_beat_on_sqlite_and_the_filesystem_broker(
     _manage(env, "migrate", "--no-input")
     seeded = _manage(env, "seed_demo")
     assert "Demo data ready." in seeded
+    assert "Demo incidents ready." in _manage(env, "seed_demo_incidents")
     assert (tmp_path / "itsm.sqlite3").is_file()
 
     output = tmp_path / "honcho.log"
@@ -158,6 +159,11 @@ def test_make_run_boots_web_worker_and_beat_on_sqlite_and_the_filesystem_broker(
             tenant_page = response.read().decode()
         assert "Acme Corporation" in tenant_page
         assert "Remote access VPN" in tenant_page
+
+        with opener.open(f"{base}/t/acme/incidents/", timeout=10) as response:
+            assert response.status == 200
+            incidents_page = response.read().decode()
+        assert "Corporate website returns 502 Bad Gateway" in incidents_page
 
         def log() -> str:
             return output.read_text(errors="replace")
