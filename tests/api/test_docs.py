@@ -1,0 +1,31 @@
+"""The OpenAPI schema and the interactive docs work without internet access."""
+
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+
+
+@pytest.mark.django_db
+def test_the_schema_describes_the_tenant_api(client):
+    response = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    paths = schema["paths"]
+    assert "/api/v1/t/{tenant_slug}/incidents/{reference}/resolve/" in paths
+    assert "/api/v1/me/" in paths
+
+
+@pytest.mark.django_db
+def test_the_docs_load_every_asset_from_this_server(client):
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets, html
+    assert not [url for url in assets if "://" in url or url.startswith("//")]
+    for url in assets:
+        path = url.removeprefix("/static/")
+        assert finders.find(path), f"{url} is not shipped with the installed packages"
+    assert "/api/v1/schema/" in html
