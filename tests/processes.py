@@ -24,13 +24,15 @@ def child_process_env(**extra: str) -> dict[str, str]:
     )
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=url,
-        DEBUG="false",
-        SECRET_KEY=settings.SECRET_KEY,
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        EMAIL_URL="dummymail://",
-        ITSM_ENV_FILE="/nonexistent/.env",
-        **extra,
+        {
+            "DATABASE_URL": url,
+            "DEBUG": "false",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "EMAIL_URL": "dummymail://",
+            "ITSM_ENV_FILE": "/nonexistent/.env",
+            **extra,
+        }
     )
     env.pop("DATABASE_OWNER_URL", None)  # children only need the application role
     return env

@@ -1,8 +1,10 @@
 """The SLA sweep through real processes: a Celery worker and beat on Redis and PostgreSQL,
 including workers killed mid-sweep, redelivered sweeps and sweepers running side by side."""
 
+import os
 import random
 import signal
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -22,7 +24,7 @@ from itsm.tenancy.models import Tenant
 from itsm.tenancy.services import allocate_number
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
-from tests.processes import celery, child_process_env
+from tests.processes import ChildProcess, celery, child_process_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -239,3 +241,83 @@ def test_two_sweepers_at_once_and_a_repeated_sweep_fire_each_threshold_once(tena
     assert sum(results) + leftover == expected
     assert sla.sweep().fired == 0  # the same sweep delivered again: nothing left to fire
     _assert_each_fired_once(expected)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_broker_restart_mid_sweep_loses_nothing_and_doubles_nothing(tenant_a, tmp_path):
+    # Given a broker of this test's own (so restarting it disturbs nobody else)
+    port = _free_port()
+    broker_args = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+    broker = ChildProcess(broker_args, dict(os.environ), tmp_path / "redis-1.log")
+    url = f"redis://127.0.0.1:{port}/0"
+    expected = _due_clocks(tenant_a, 500)
+    env = child_process_env(CELERY_BROKER_URL=url, SLA_SWEEP_BATCH="10", SLA_SWEEP_INTERVAL="0.5")
+    worker = beat = None
+    try:
+        _wait(lambda: _redis_answers(port), 10, "the test broker to start", broker)
+        worker = celery(
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--loglevel=INFO",
+            env=env,
+            log=tmp_path / "worker.log",
+        )
+        beat = celery(
+            "beat",
+            "--loglevel=INFO",
+            f"--schedule={tmp_path / 'beat'}",
+            env=env,
+            log=tmp_path / "beat.log",
+        )
+        _wait(lambda: _count(SlaThresholdEvent) > 0, 60, "sweeping to begin", worker, beat)
+
+        # When the broker dies mid-sweep, losing every queued message, and comes back
+        broker.signal(signal.SIGKILL)
+        broker.process.wait(timeout=10)
+        fired_while_down = _count(SlaThresholdEvent)
+        time.sleep(2)
+        broker = ChildProcess(broker_args, dict(os.environ), tmp_path / "redis-2.log")
+        _wait(lambda: _redis_answers(port), 10, "the test broker to restart", broker)
+
+        # Then beat and the worker reconnect and finish the work, each threshold once
+        _wait(
+            lambda: _count(SlaClock, next_threshold_at__isnull=False) == 0,
+            90,
+            "all thresholds fired after the restart",
+            worker,
+            beat,
+        )
+        time.sleep(1)
+    finally:
+        for process in (beat, worker, broker):
+            if process is not None:
+                process.stop()
+    assert fired_while_down < expected  # the restart really came in the middle
+    _assert_each_fired_once(expected)
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
