@@ -205,6 +205,18 @@ class IncidentEventSerializer(serializers.ModelSerializer[IncidentEvent]):
         read_only_fields = fields
 
 
+def _service_field() -> Any:
+    return TenantSlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+
+
+def _category_field() -> Any:
+    return TenantSlugRelatedField(
+        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+
+
 def _team_field(**kwargs: Any) -> Any:
     return TenantSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), **kwargs)
 
@@ -214,12 +226,8 @@ class IncidentCreateSerializer(InputSerializer):
 
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
-    service = TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
-    )
-    category = TenantSlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
-    )
+    service = _service_field()
+    category = _category_field()
     reported_by = TenantMemberField(required=False)
     source = serializers.ChoiceField(  # type: ignore[assignment]  # shadows Field.source for mypy only
         choices=IncidentSource.choices, required=False
@@ -237,12 +245,8 @@ class RequesterIncidentCreateSerializer(InputSerializer):
 
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
-    service = TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
-    )
-    category = TenantSlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
-    )
+    service = _service_field()
+    category = _category_field()
     impact = serializers.ChoiceField(choices=Impact.choices, required=False)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
 
@@ -252,12 +256,8 @@ class IncidentUpdateSerializer(InputSerializer):
 
     title = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
-    service = TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
-    )
-    category = TenantSlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
-    )
+    service = _service_field()
+    category = _category_field()
     source = serializers.ChoiceField(  # type: ignore[assignment]  # shadows Field.source for mypy only
         choices=IncidentSource.choices, required=False
     )
@@ -324,6 +324,23 @@ class DeclareMajorInputSerializer(InputSerializer):
 # --- SLA policies ------------------------------------------------------------------------------
 
 
+SLA_POLICY_FIELDS = [
+    "slug",
+    "name",
+    "order",
+    "is_active",
+    "priorities",
+    "service",
+    "category",
+    "response_target",
+    "resolution_target",
+    "calendar",
+    "pause_hold_reasons",
+    "warning_thresholds",
+    "breach_action",
+]
+
+
 class SlaPolicyReadSerializer(serializers.ModelSerializer[SlaPolicy]):
     service = _slug()
     category = _slug()
@@ -331,33 +348,13 @@ class SlaPolicyReadSerializer(serializers.ModelSerializer[SlaPolicy]):
 
     class Meta:
         model = SlaPolicy
-        fields = [
-            "slug",
-            "name",
-            "order",
-            "is_active",
-            "priorities",
-            "service",
-            "category",
-            "response_target",
-            "resolution_target",
-            "calendar",
-            "pause_hold_reasons",
-            "warning_thresholds",
-            "breach_action",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [*SLA_POLICY_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
 class SlaPolicyWriteSerializer(ModelInputSerializer):
-    service = TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
-    )
-    category = TenantSlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
-    )
+    service = _service_field()
+    category = _category_field()
     calendar = TenantSlugRelatedField(
         slug_field="slug",
         queryset=BusinessCalendar.objects.all(),
@@ -376,21 +373,7 @@ class SlaPolicyWriteSerializer(ModelInputSerializer):
 
     class Meta:
         model = SlaPolicy
-        fields = [
-            "slug",
-            "name",
-            "order",
-            "is_active",
-            "priorities",
-            "service",
-            "category",
-            "response_target",
-            "resolution_target",
-            "calendar",
-            "pause_hold_reasons",
-            "warning_thresholds",
-            "breach_action",
-        ]
+        fields = SLA_POLICY_FIELDS
 
 
 class ComplianceSerializer(serializers.Serializer[Any]):
