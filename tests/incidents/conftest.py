@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from incidents import services
-from incidents.models import Incident
+from incidents.models import Incident, IncidentEvent
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Team, Tenant
@@ -108,3 +108,11 @@ def make_incident(desk: Desk, state: str = "new", **data: Any) -> Incident:
                     services.incident_close(**ids)
         incident.refresh_from_db()
     return incident
+
+
+def incident_state(desk: Desk, incident: Incident) -> tuple[dict[str, Any], int]:
+    """The incident's row and its number of events: what a refused request must not change."""
+    with rls.tenant_scope(desk.tenant.pk):
+        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
+        events = IncidentEvent.objects.filter(incident=incident).count()
+    return row, events

@@ -6,9 +6,7 @@ from typing import Any
 import pytest
 
 from incidents.choices import IncidentAction
-from incidents.models import Incident, IncidentEvent
-from itsm.tenancy import rls
-from tests.incidents.conftest import STATES, make_incident
+from tests.incidents.conftest import STATES, incident_state, make_incident
 from tests.incidents.test_lifecycle import EXPECTED
 
 
@@ -26,19 +24,12 @@ def valid_input(desk, action: str) -> dict[str, Any]:
     }[action]
 
 
-def _snapshot(desk, incident):
-    with rls.tenant_scope(desk.tenant.pk):
-        row = Incident.objects.filter(pk=incident.pk).values().get()
-        events = IncidentEvent.objects.filter(incident=incident).count()
-    return row, events
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("action", IncidentAction.values)
 def test_state_by_action(desk, api_client, state, action):
     incident = make_incident(desk, state)
-    before, events_before = _snapshot(desk, incident)
+    before, events_before = incident_state(desk, incident)
     client = api_client(desk.admin)
 
     response = client.post(
@@ -47,7 +38,7 @@ def test_state_by_action(desk, api_client, state, action):
         format="json",
     )
 
-    after, events_after = _snapshot(desk, incident)
+    after, events_after = incident_state(desk, incident)
     expected_status = EXPECTED[state].get(action)
     if expected_status is None:
         assert response.status_code == 409, response.content

@@ -18,16 +18,9 @@ from tests.factories import (
     TeamFactory,
     TenantFactory,
 )
-from tests.incidents.conftest import make_incident
+from tests.incidents.conftest import incident_state, make_incident
 
 pytestmark = pytest.mark.django_db
-
-
-def _snapshot(desk, incident: Incident) -> tuple[dict[str, Any], int]:
-    with rls.tenant_scope(desk.tenant.pk):
-        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
-        events = IncidentEvent.objects.filter(incident=incident).count()
-    return row, events
 
 
 def _events(desk, incident_pk: int) -> list[tuple[str, dict[str, Any]]]:
@@ -179,7 +172,7 @@ def test_patch_with_the_current_etag_edits_and_bumps_the_version(desk, api_clien
         2,
     )
     assert response["ETag"] == f'"{incident.pk}-2"'
-    row, _events_count = _snapshot(desk, incident)
+    row, _events_count = incident_state(desk, incident)
     assert (row["title"], row["version"]) == ("Mail is down for everyone", 2)
     assert _events(desk, incident.pk)[-1] == ("fields", {"fields": ["title"]})
 
@@ -196,7 +189,7 @@ def test_patch_with_a_stale_etag_is_a_412(desk, api_client):
             actor=desk.l2_agent,
             data={"description": "Since 9:00."},
         )
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
 
     # When the agent edits with the stale ETag
     response = client.patch(
@@ -214,7 +207,7 @@ def test_patch_with_a_stale_etag_is_a_412(desk, api_client):
         "fields": {},
         "current_version": 2,
     }
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
 
 
 @pytest.mark.parametrize(
@@ -233,7 +226,7 @@ def test_patch_of_a_field_that_changes_through_actions_is_a_400(
     desk, api_client, field, value, reason
 ):
     incident = make_incident(desk)
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
 
     response = api_client(desk.admin).patch(
         desk.url(f"{incident.reference}/"), {"title": "New title", field: value}, format="json"
@@ -245,12 +238,12 @@ def test_patch_of_a_field_that_changes_through_actions_is_a_400(
         "message": "Invalid input.",
         "fields": {field: [reason]},
     }
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
 
 
 def test_patch_of_a_closed_incident_is_a_409(desk, api_client):
     incident = make_incident(desk, "closed")
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
 
     response = api_client(desk.admin).patch(
         desk.url(f"{incident.reference}/"), {"title": "Too late"}, format="json"
@@ -263,7 +256,7 @@ def test_patch_of_a_closed_incident_is_a_409(desk, api_client):
         "fields": {},
         "allowed_actions": [],
     }
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
 
 
 @pytest.mark.parametrize(
@@ -285,7 +278,7 @@ def test_patch_of_a_closed_incident_is_a_409(desk, api_client):
 def test_actions_with_a_stale_etag_are_a_412(desk, api_client, path, state, body):
     # Given an incident whose version has moved on since the ETag was taken
     incident = make_incident(desk, state)
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
     stale = f'"{incident.pk}-{incident.version - 1}"'
 
     # When an admin acts with the stale ETag
@@ -297,13 +290,13 @@ def test_actions_with_a_stale_etag_are_a_412(desk, api_client, path, state, body
     assert response.status_code == 412, response.content
     assert response.json()["code"] == "stale_version"
     assert response.json()["current_version"] == incident.version
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
 
 
 def test_an_etag_of_another_incident_is_a_412(desk, api_client):
     incident = make_incident(desk)
     other = make_incident(desk, title="Other")
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
 
     response = api_client(desk.admin).post(
         desk.url(f"{incident.reference}/acknowledge/"),
@@ -318,7 +311,7 @@ def test_an_etag_of_another_incident_is_a_412(desk, api_client):
         "message": "If-Match does not name a version of this incident.",
         "fields": {},
     }
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
 
 
 def test_an_action_with_the_current_etag_succeeds(desk, api_client):

@@ -16,7 +16,7 @@ from incidents.models import Incident, IncidentEvent
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
-from tests.incidents.conftest import make_incident
+from tests.incidents.conftest import incident_state, make_incident
 
 pytestmark = pytest.mark.django_db
 
@@ -176,9 +176,8 @@ def _incident(desk, state: str) -> Incident:
 
 def _snapshot(desk, incident: Incident) -> tuple[dict[str, Any], int, int]:
     """The incident row, its event count, and how many incidents the tenant has."""
+    row, events = incident_state(desk, incident)
     with rls.tenant_scope(desk.tenant.pk):
-        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
-        events = IncidentEvent.objects.filter(incident=incident).count()
         incidents = Incident.objects.count()
     return row, events, incidents
 

@@ -9,7 +9,7 @@ from incidents.models import Incident, IncidentEvent
 from itsm.tenancy import rls
 from itsm.tenancy.models import TenantCounter
 from tests.factories import MembershipFactory, TeamFactory, TenantFactory, UserFactory
-from tests.incidents.conftest import make_incident
+from tests.incidents.conftest import incident_state, make_incident
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +28,6 @@ def _written(desk) -> tuple[int, int, int]:
             IncidentEvent.objects.count(),
             TenantCounter.objects.count(),
         )
-
-
-def _snapshot(desk, incident: Incident) -> tuple[dict[str, Any], int]:
-    with rls.tenant_scope(desk.tenant.pk):
-        row = dict(Incident.objects.filter(pk=incident.pk).values().get())
-        events = IncidentEvent.objects.filter(incident=incident).count()
-    return row, events
 
 
 def _not_a_choice(value: Any) -> list[str]:
@@ -310,20 +303,20 @@ BAD_ACTIONS = [
 )
 def test_bad_action_input_changes_nothing(desk, api_client, case, state, path, body, expected):
     incident = make_incident(desk, state)
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
 
     response = api_client(desk.admin).post(
         desk.url(f"{incident.reference}/{path}/"), body, format="json"
     )
 
     assert (response.status_code, response.json()) == (400, expected), case
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
 
 
 def test_functional_escalation_from_the_last_tier_names_the_team(desk, api_client):
     # Given an incident with L3, which has no next tier
     incident = make_incident(desk, "in_progress", assignment_team=desk.l3)
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
 
     # When an agent escalates it functionally without naming a team
     response = api_client(desk.l3_agent).post(
@@ -337,12 +330,12 @@ def test_functional_escalation_from_the_last_tier_names_the_team(desk, api_clien
         400,
         _invalid({"team": ["Name the team to escalate to."]}, code="no_escalation_target"),
     )
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
 
 
 def test_functional_escalation_to_the_same_team_names_the_team(desk, api_client):
     incident = make_incident(desk, "in_progress")
-    before = _snapshot(desk, incident)
+    before = incident_state(desk, incident)
 
     response = api_client(desk.l1_agent).post(
         desk.url(f"{incident.reference}/escalate/"),
@@ -354,4 +347,4 @@ def test_functional_escalation_to_the_same_team_names_the_team(desk, api_client)
         400,
         _invalid({"team": ["Name the team to escalate to."]}, code="no_escalation_target"),
     )
-    assert _snapshot(desk, incident) == before
+    assert incident_state(desk, incident) == before
