@@ -212,7 +212,8 @@ def follow_incident(incident: Incident, action: str, now: datetime) -> None:
     if action == "acknowledge":
         _stop(response, schedules, now)
     elif action == "hold":
-        if incident.hold_reason in (resolution or response).policy.pause_hold_reasons:  # type: ignore[union-attr]
+        policy = next(iter(clocks.values())).policy  # an incident's clocks share one policy
+        if incident.hold_reason in policy.pause_hold_reasons:
             for clock in clocks.values():
                 _pause(clock, schedules, now)
     elif action == "resume":
