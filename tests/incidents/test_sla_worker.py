@@ -321,3 +321,38 @@ def _redis_answers(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def test_the_same_sweep_delivered_twice_to_parallel_worker_processes_fires_once(
+    tenant_a, tmp_path, empty_broker
+):
+    expected = _due_clocks(tenant_a, 500)
+    env = child_process_env(SLA_SWEEP_BATCH="10")
+    worker = celery(
+        "worker",
+        "--pool=prefork",
+        "--concurrency=2",
+        "--loglevel=INFO",
+        env=env,
+        log=tmp_path / "worker.log",
+    )
+    try:
+        # The very same message (one task id) delivered several times, as a broker may,
+        # picked up by two worker processes at once.
+        for _ in range(4):
+            app.send_task("incidents.tasks.sweep_sla_clocks_task", task_id="one-sweep")
+        _wait(
+            lambda: _count(SlaClock, next_threshold_at__isnull=False) == 0,
+            60,
+            "the duplicated sweeps to finish",
+            worker,
+        )
+        _wait(
+            lambda: worker.output().count("succeeded in") >= 4,
+            30,
+            "all four deliveries to run",
+            worker,
+        )
+    finally:
+        worker.stop()
+    _assert_each_fired_once(expected)
