@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from contextlib import suppress
@@ -73,3 +74,10 @@ class ChildProcess:
 
 def celery(*args: str, env: dict[str, str], log: Path) -> ChildProcess:
     return ChildProcess([sys.executable, "-m", "celery", "-A", "itsm", *args], env, log)
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.processes import free_port
+
 PROJECT_DIR = Path(settings.BASE_DIR)
 VENV_BIN = PROJECT_DIR / ".venv" / "bin"
 # Everything that could point the product at the test suite's PostgreSQL and Redis.
@@ -34,12 +36,6 @@ CONFIGURED = (
     "DEMO_PASSWORD",
 )
 BOOT_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _embedded_env(tmp_path: Path, port: int) -> dict[str, str]:
@@ -105,7 +101,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.slow
 def test_make_run_boots_web_worker_and_beat_on_sqlite_and_the_filesystem_broker(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = _embedded_env(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
 

@@ -24,7 +24,7 @@ from itsm.tenancy.models import Tenant
 from itsm.tenancy.services import allocate_number
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
-from tests.processes import ChildProcess, celery, child_process_env
+from tests.processes import ChildProcess, celery, child_process_env, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -243,15 +243,9 @@ def test_two_sweepers_at_once_and_a_repeated_sweep_fire_each_threshold_once(tena
     _assert_each_fired_once(expected)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_broker_restart_mid_sweep_loses_nothing_and_doubles_nothing(tenant_a, tmp_path):
     # Given a broker of this test's own (so restarting it disturbs nobody else)
-    port = _free_port()
+    port = free_port()
     broker_args = [
         "redis-server",
         "--port",
