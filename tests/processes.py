@@ -76,6 +76,20 @@ def celery(*args: str, env: dict[str, str], log: Path) -> ChildProcess:
     return ChildProcess([sys.executable, "-m", "celery", "-A", "itsm", *args], env, log)
 
 
+def celery_worker(env: dict[str, str], log: Path) -> ChildProcess:
+    """A prefork worker with two processes, as production runs it."""
+    return celery(
+        "worker", "--pool=prefork", "--concurrency=2", "--loglevel=INFO", env=env, log=log
+    )
+
+
+def celery_beat(env: dict[str, str], folder: Path) -> ChildProcess:
+    """Beat with its schedule file and log in `folder`."""
+    return celery(
+        "beat", "--loglevel=INFO", f"--schedule={folder / 'beat'}", env=env, log=folder / "beat.log"
+    )
+
+
 def free_port() -> int:
     """A TCP port on the loopback interface that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -24,7 +24,7 @@ from itsm.tenancy.models import Tenant
 from itsm.tenancy.services import allocate_number
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
-from tests.processes import ChildProcess, celery, child_process_env, free_port
+from tests.processes import ChildProcess, celery_beat, celery_worker, child_process_env, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -64,21 +64,8 @@ def test_worker_and_beat_fire_warnings_and_breach_once_and_escalate(desk, tmp_pa
     )
     incidents = [make_incident(desk, "new") for _ in range(3)]
     env = child_process_env(SLA_SWEEP_INTERVAL="0.5")
-    worker = celery(
-        "worker",
-        "--pool=prefork",
-        "--concurrency=2",
-        "--loglevel=INFO",
-        env=env,
-        log=tmp_path / "worker.log",
-    )
-    beat = celery(
-        "beat",
-        "--loglevel=INFO",
-        f"--schedule={tmp_path / 'beat'}",
-        env=env,
-        log=tmp_path / "beat.log",
-    )
+    worker = celery_worker(env, tmp_path / "worker.log")
+    beat = celery_beat(env, tmp_path)
     try:
         # When the clocks run out while nobody looks
         _wait(
@@ -171,14 +158,7 @@ def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, em
     fired_at_kills = []
     for round_ in range(5):
         before = _count(SlaThresholdEvent)
-        worker = celery(
-            "worker",
-            "--pool=prefork",
-            "--concurrency=2",
-            "--loglevel=INFO",
-            env=env,
-            log=tmp_path / f"worker-{round_}.log",
-        )
+        worker = celery_worker(env, tmp_path / f"worker-{round_}.log")
         try:
             for _ in range(3):
                 app.send_task("incidents.tasks.sweep_sla_clocks_task")
@@ -197,14 +177,7 @@ def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, em
         if fired_at_kills[-1] == expected:
             break
     # Then a healthy worker finishes what is left (redelivered and new sweeps alike).
-    worker = celery(
-        "worker",
-        "--pool=prefork",
-        "--concurrency=2",
-        "--loglevel=INFO",
-        env=env,
-        log=tmp_path / "worker-final.log",
-    )
+    worker = celery_worker(env, tmp_path / "worker-final.log")
     try:
 
         def done() -> bool:
@@ -266,21 +239,8 @@ def test_a_broker_restart_mid_sweep_loses_nothing_and_doubles_nothing(tenant_a, 
     worker = beat = None
     try:
         _wait(lambda: _redis_answers(port), 10, "the test broker to start", broker)
-        worker = celery(
-            "worker",
-            "--pool=prefork",
-            "--concurrency=2",
-            "--loglevel=INFO",
-            env=env,
-            log=tmp_path / "worker.log",
-        )
-        beat = celery(
-            "beat",
-            "--loglevel=INFO",
-            f"--schedule={tmp_path / 'beat'}",
-            env=env,
-            log=tmp_path / "beat.log",
-        )
+        worker = celery_worker(env, tmp_path / "worker.log")
+        beat = celery_beat(env, tmp_path)
         _wait(lambda: _count(SlaThresholdEvent) > 0, 60, "sweeping to begin", worker, beat)
 
         # When the broker dies mid-sweep, losing every queued message, and comes back
@@ -322,14 +282,7 @@ def test_the_same_sweep_delivered_twice_to_parallel_worker_processes_fires_once(
 ):
     expected = _due_clocks(tenant_a, 500)
     env = child_process_env(SLA_SWEEP_BATCH="10")
-    worker = celery(
-        "worker",
-        "--pool=prefork",
-        "--concurrency=2",
-        "--loglevel=INFO",
-        env=env,
-        log=tmp_path / "worker.log",
-    )
+    worker = celery_worker(env, tmp_path / "worker.log")
     try:
         # The very same message (one task id) delivered several times, as a broker may,
         # picked up by two worker processes at once.
