@@ -1,5 +1,6 @@
 """Incident vocabularies and the lifecycle table: which action is allowed in which state."""
 
+import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -37,33 +38,50 @@ class IncidentAction(models.TextChoices):
     CANCEL = "cancel", _("Cancel")
 
 
+class ClockEffect(enum.Enum):
+    """What a lifecycle action does to the incident's SLA clocks."""
+
+    NONE = "none"
+    STOP_RESPONSE = "stop_response"  # the response target is met
+    PAUSE = "pause"  # all clocks, if the policy pauses for the hold reason
+    RESUME = "resume"
+    STOP = "stop"  # all clocks: resolved, closed or cancelled
+    RESTART_RESOLUTION = "restart_resolution"  # reopened: resolution continues where it stopped
+
+
 @dataclass(frozen=True)
 class ActionRule:
     from_statuses: frozenset[IncidentStatus]
     to_status: IncidentStatus | None  # None: the status stays as it is
+    clocks: ClockEffect = ClockEffect.NONE
 
 
-# The lifecycle, in one place. Services enforce it; an action outside it is a 409.
+# The lifecycle, in one place: where each action is allowed, the status it leads to and what it
+# does to the SLA clocks. Services enforce it; an action outside it is a 409.
 LIFECYCLE: Final[dict[IncidentAction, ActionRule]] = {
     IncidentAction.ACKNOWLEDGE: ActionRule(
-        frozenset({IncidentStatus.NEW}), IncidentStatus.IN_PROGRESS
+        frozenset({IncidentStatus.NEW}), IncidentStatus.IN_PROGRESS, ClockEffect.STOP_RESPONSE
     ),
     IncidentAction.ASSIGN: ActionRule(OPEN_STATUSES, None),
     IncidentAction.ESCALATE: ActionRule(OPEN_STATUSES, None),
     IncidentAction.HOLD: ActionRule(
-        frozenset({IncidentStatus.IN_PROGRESS}), IncidentStatus.ON_HOLD
+        frozenset({IncidentStatus.IN_PROGRESS}), IncidentStatus.ON_HOLD, ClockEffect.PAUSE
     ),
     IncidentAction.RESUME: ActionRule(
-        frozenset({IncidentStatus.ON_HOLD}), IncidentStatus.IN_PROGRESS
+        frozenset({IncidentStatus.ON_HOLD}), IncidentStatus.IN_PROGRESS, ClockEffect.RESUME
     ),
     IncidentAction.RESOLVE: ActionRule(
-        frozenset({IncidentStatus.IN_PROGRESS}), IncidentStatus.RESOLVED
+        frozenset({IncidentStatus.IN_PROGRESS}), IncidentStatus.RESOLVED, ClockEffect.STOP
     ),
-    IncidentAction.CLOSE: ActionRule(frozenset({IncidentStatus.RESOLVED}), IncidentStatus.CLOSED),
+    IncidentAction.CLOSE: ActionRule(
+        frozenset({IncidentStatus.RESOLVED}), IncidentStatus.CLOSED, ClockEffect.STOP
+    ),
     IncidentAction.REOPEN: ActionRule(
-        frozenset({IncidentStatus.RESOLVED}), IncidentStatus.IN_PROGRESS
+        frozenset({IncidentStatus.RESOLVED}),
+        IncidentStatus.IN_PROGRESS,
+        ClockEffect.RESTART_RESOLUTION,
     ),
-    IncidentAction.CANCEL: ActionRule(OPEN_STATUSES, IncidentStatus.CANCELLED),
+    IncidentAction.CANCEL: ActionRule(OPEN_STATUSES, IncidentStatus.CANCELLED, ClockEffect.STOP),
 }
 
 

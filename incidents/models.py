@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,7 +27,8 @@ from incidents.choices import (
     SlaClockKind,
     Urgency,
 )
-from itsm.tenancy.models import NumberedModel, TenantOwnedModel, TenantQuerySet
+from itsm.tenancy.models import NumberedModel, TenantOwnedModel
+from itsm.timeline import TimelineEvent
 
 
 class Incident(NumberedModel):
@@ -161,39 +162,16 @@ class Incident(NumberedModel):
         return f'"{self.pk}-{self.version}"'
 
 
-class IncidentEventQuerySet(TenantQuerySet["IncidentEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise TypeError("Incident events are immutable.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("Incident events are immutable.")
-
-
-class IncidentEvent(TenantOwnedModel):
-    """One immutable entry of an incident's timeline: who did what, when.
+class IncidentEvent(TimelineEvent):
+    """One immutable entry of an incident's timeline, written only through `incidents.timeline`.
 
     The database refuses UPDATE and DELETE on this table (a trigger on PostgreSQL).
     """
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=24, choices=EventKind.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text=_("Empty when the system acted (a timer, an integration)."),
-    )
-    is_public = models.BooleanField(
-        default=False, help_text=_("Shown to the reporter; work notes and routing are internal.")
-    )
     from_status = models.CharField(max_length=16, choices=IncidentStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=IncidentStatus.choices, blank=True)
-    body = models.TextField(blank=True, max_length=20000)
-    data = models.JSONField(default=dict, blank=True)
-
-    objects: ClassVar[Any] = IncidentEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -203,14 +181,6 @@ class IncidentEvent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.incident_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise TypeError("Incident events are immutable.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("Incident events are immutable.")
 
 
 class PriorityMatrixCell(TenantOwnedModel):
@@ -356,8 +326,10 @@ class SlaPolicy(TenantOwnedModel):
 
 
 class SlaClock(TenantOwnedModel):
-    """One SLA timer of an incident. It stores what makes the sweep cheap: the due time and the
-    next threshold time, so finding what is due is one indexed query."""
+    """One SLA clock of an incident: target, business time used and paused, due time.
+
+    Its thresholds (warnings, then the breach) fire through its timer in the timer engine.
+    """
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="sla_clocks")
     kind = models.CharField(max_length=16, choices=SlaClockKind.choices)
@@ -373,8 +345,8 @@ class SlaClock(TenantOwnedModel):
         default=timedelta(0), help_text=_("Business time spent paused, so far.")
     )
     due_at = models.DateTimeField(null=True, blank=True)
-    next_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
-    next_threshold_at = models.DateTimeField(null=True, blank=True)
+    # The engine's timer: its step is the next threshold (percent of the target), due then.
+    timer = models.OneToOneField("timers.Timer", on_delete=models.PROTECT, related_name="+")
     breached_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
 
@@ -384,14 +356,6 @@ class SlaClock(TenantOwnedModel):
             models.UniqueConstraint(
                 fields=["incident", "kind"], name="incidents_slaclock_unique_kind"
             )
-        ]
-        indexes = [
-            # The sweep's only query: clocks whose next threshold has passed, soonest first.
-            models.Index(
-                fields=["next_threshold_at"],
-                name="incidents_slaclock_due",
-                condition=models.Q(next_threshold_at__isnull=False),
-            ),
         ]
 
     def __str__(self) -> str:
@@ -404,27 +368,3 @@ class SlaClock(TenantOwnedModel):
     @property
     def is_paused(self) -> bool:
         return self.paused_since is not None
-
-
-class SlaThresholdEvent(TenantOwnedModel):
-    """A threshold (a warning percentage, or 100 for the breach) that fired for a clock.
-
-    Unique per clock and threshold: a repeated sweep, a redelivered task or a second sweeper
-    cannot fire it twice.
-    """
-
-    clock = models.ForeignKey(SlaClock, on_delete=models.PROTECT, related_name="threshold_events")
-    threshold = models.PositiveSmallIntegerField()
-    fired_at = models.DateTimeField()
-    due_at = models.DateTimeField(help_text=_("When the threshold was reached."))
-
-    class Meta:
-        ordering = ["clock_id", "threshold"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["clock", "threshold"], name="incidents_slaevent_unique_threshold"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.threshold}% of clock {self.clock_id}"

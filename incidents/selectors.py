@@ -18,8 +18,8 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
-from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
-from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
+from itsm.tenancy.choices import MembershipRole
+from itsm.tenancy.models import Membership, Tenant
 
 
 def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> QuerySet[Incident]:
@@ -132,49 +132,3 @@ def incident_settings(*, tenant: Tenant) -> IncidentSettings:
     """The tenant's incident policy, or the defaults if it has none."""
     found = IncidentSettings.objects.for_tenant(tenant).first()
     return found if found is not None else IncidentSettings(tenant=tenant)
-
-
-def management_teams(*, tenant: Tenant) -> QuerySet[Team]:
-    """Teams of kind management: hierarchical escalation and major incidents engage them."""
-    return Team.objects.for_tenant(tenant).filter(kind=TeamKind.MANAGEMENT)
-
-
-def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:
-    if team_id is None:
-        return False
-    return bool(
-        TeamMember.objects.for_tenant(tenant).filter(team_id=team_id, user_id=user.pk).exists()
-    )
-
-
-def is_management_member(*, tenant: Tenant, user: Any) -> bool:
-    return bool(
-        TeamMember.objects.for_tenant(tenant)
-        .filter(team__kind=TeamKind.MANAGEMENT, user_id=user.pk)
-        .exists()
-    )
-
-
-def is_tenant_agent(*, tenant: Tenant, user: Any) -> bool:
-    """Whether the user works tickets in the tenant (an active staff membership)."""
-    if user is None:
-        return False
-    return bool(
-        Membership.objects.for_tenant(tenant)
-        .filter(user_id=user.pk, is_active=True, role__in=STAFF_ROLES)
-        .exists()
-    )
-
-
-def member_role(*, tenant: Tenant, user: Any) -> str | None:
-    """The user's active role in the tenant; platform administrators act as tenant admins."""
-    if user is None:
-        return None
-    if user.is_superuser:
-        return MembershipRole.TENANT_ADMIN
-    return (
-        Membership.objects.for_tenant(tenant)
-        .filter(user_id=user.pk, is_active=True)
-        .values_list("role", flat=True)
-        .first()
-    )

@@ -1,48 +1,45 @@
-"""The SLA engine: clocks that follow each incident, and the sweep that fires their thresholds.
+"""SLA clocks that follow each incident; their thresholds fire through the timer engine.
 
-A clock stores its due time and its next threshold time; the sweep selects only clocks whose
-next threshold has passed (one indexed query), fires each threshold exactly once (a unique
-row per clock and threshold, written in the same transaction that advances the clock) and
-runs the policy's breach action. The database is the source of truth: a sweep that dies rolls
-back and its clocks are still due for the next one.
+A clock stores its target, the business time used and paused, and its due time; its timer (in
+`itsm.timers`) holds the next threshold — a warning percentage, then 100 for the breach — and
+when it is reached. The timer sweep fires each threshold exactly once and hands it to the SLA
+timer kind (`incidents.timers`), which records it here and runs the policy's breach action.
 
-Lock order is incident → clock everywhere. Incident services call in here holding the incident
-lock; the sweep locks clocks, then their incidents with SKIP LOCKED, so it never waits while
-holding a clock and cannot deadlock with an agent's action.
+Lock order is incident → clock → timer everywhere. Incident services call in here holding the
+incident lock; the sweep locks timers, then incidents with SKIP LOCKED, so it never waits while
+holding a timer and cannot deadlock with an agent's action.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
+from typing import Any, Final
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
+from incidents import timeline
 from incidents.choices import (
     BREACH,
     DEFAULT_SLA_TARGETS,
     SLA_NEVER_DUE,
-    EscalationKind,
+    ClockEffect,
     EventKind,
-    IncidentStatus,
-    SlaBreachAction,
     SlaClockKind,
 )
-from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy, SlaThresholdEvent
+from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
 from itsm.calendars.business_time import BusinessSchedule
 from itsm.calendars.selectors import calendar_schedule
 from itsm.services import object_delete, object_update, tenant_object_create
-from itsm.tenancy import rls
 from itsm.tenancy.models import Tenant
+from itsm.timers.models import Timer
+from itsm.timers.services import firings_record, timer_arm, timer_fired_steps, timer_new
 
 logger = logging.getLogger(__name__)
+
+TIMER_KIND: Final = "sla"  # the timer kind of SLA thresholds (see incidents.timers)
 
 
 # --- Policies ----------------------------------------------------------------------------------
@@ -122,8 +119,8 @@ def _catch_up(clock: SlaClock, schedule: BusinessSchedule, now: datetime) -> Non
         clock.paused_since = now
 
 
-def _plan(clock: SlaClock, schedule: BusinessSchedule, fired: Iterable[int]) -> None:
-    """Due time and next threshold of a running clock, from its elapsed time."""
+def plan(clock: SlaClock, schedule: BusinessSchedule, fired: Iterable[int]) -> None:
+    """Due time of a running clock and its timer's next threshold, from its elapsed time."""
     assert clock.running_since is not None
     remaining = clock.target - clock.elapsed
     if remaining > timedelta(0):
@@ -131,33 +128,33 @@ def _plan(clock: SlaClock, schedule: BusinessSchedule, fired: Iterable[int]) -> 
     elif clock.due_at is None:
         clock.due_at = clock.running_since
     done = set(fired)
-    clock.next_threshold, clock.next_threshold_at = None, None
+    timer_arm(clock.timer, step=None, at=None)
     for threshold in clock.policy.thresholds():
         if threshold in done:
             continue
         reached_after = clock.target * threshold / 100
-        clock.next_threshold = threshold
-        clock.next_threshold_at = (
-            schedule.add(clock.running_since, reached_after - clock.elapsed)
-            if reached_after > clock.elapsed
-            else clock.running_since
+        timer_arm(
+            clock.timer,
+            step=threshold,
+            at=(
+                schedule.add(clock.running_since, reached_after - clock.elapsed)
+                if reached_after > clock.elapsed
+                else clock.running_since
+            ),
         )
         break
 
 
-def _fired(clock: SlaClock) -> set[int]:
-    return set(
-        SlaThresholdEvent.objects.for_tenant(clock.tenant_id)
-        .filter(clock=clock)
-        .values_list("threshold", flat=True)
-    )
+def _save(clock: SlaClock) -> None:
+    clock.save()
+    clock.timer.save(update_fields=["step", "fire_at", "updated_at"])
 
 
 # --- Following the incident (called by incident services, inside their transaction) ------------
 
 
 def start_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
-    """Start the response and resolution clocks of a new incident."""
+    """Start the response and resolution clocks of a new incident, each with its timer."""
     policy = policy_for(incident)
     schedule = Schedules().of(policy)
     clocks = []
@@ -173,21 +170,23 @@ def start_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
             target=target,
             started_at=now,
             running_since=now,
+            timer=timer_new(tenant_id=incident.tenant_id, kind=TIMER_KIND),
         )
-        _plan(clock, schedule, ())
+        plan(clock, schedule, ())
         clocks.append(clock)
+    Timer.objects.bulk_create([clock.timer for clock in clocks])
     created = SlaClock.objects.bulk_create(clocks)
-    _summarise(incident, created)
+    summarise(incident, created)
     return created
 
 
 def refresh_summary(incident: Incident) -> None:
     """Recompute the incident's SLA summary from its clocks as stored (after a repair, say)."""
     incident.refresh_from_db(fields=["sla_due_at", "sla_breached"])
-    _summarise(incident, SlaClock.objects.for_tenant(incident.tenant_id).filter(incident=incident))
+    summarise(incident, SlaClock.objects.for_tenant(incident.tenant_id).filter(incident=incident))
 
 
-def _summarise(incident: Incident, clocks: Iterable[SlaClock]) -> None:
+def summarise(incident: Incident, clocks: Iterable[SlaClock]) -> None:
     """Keep the incident's SLA summary in step with its clocks (lists filter and order by it)."""
     clocks = list(clocks)
     due = min(
@@ -202,32 +201,31 @@ def _summarise(incident: Incident, clocks: Iterable[SlaClock]) -> None:
         )
 
 
-def follow_incident(incident: Incident, action: str, now: datetime) -> None:
-    """Pause, resume, stop or restart the incident's clocks after a lifecycle action."""
+def follow_incident(incident: Incident, effect: ClockEffect, now: datetime) -> None:
+    """Pause, resume, stop or restart the incident's clocks as the lifecycle table says."""
+    if effect is ClockEffect.NONE:
+        return
     clocks = {clock.kind: clock for clock in _locked_clocks(incident)}
     if not clocks:
         return
     schedules = Schedules()
     response, resolution = clocks.get(SlaClockKind.RESPONSE), clocks.get(SlaClockKind.RESOLUTION)
-    if action == "acknowledge":
+    if effect is ClockEffect.STOP_RESPONSE:
         _stop(response, schedules, now)
-    elif action == "hold":
+    elif effect is ClockEffect.PAUSE:
         policy = next(iter(clocks.values())).policy  # an incident's clocks share one policy
         if incident.hold_reason in policy.pause_hold_reasons:
             for clock in clocks.values():
                 _pause(clock, schedules, now)
-    elif action == "resume":
+    elif effect is ClockEffect.RESUME:
         for clock in clocks.values():
             _resume(clock, schedules, now)
-    elif action == "resolve":
+    elif effect is ClockEffect.STOP:
         for clock in clocks.values():
             _stop(clock, schedules, now)
-    elif action == "reopen":
+    elif effect is ClockEffect.RESTART_RESOLUTION:
         _restart(resolution, schedules, now)
-    elif action in ("close", "cancel"):
-        for clock in clocks.values():
-            _stop(clock, schedules, now)
-    _summarise(incident, clocks.values())
+    summarise(incident, clocks.values())
 
 
 def follow_priority(incident: Incident, now: datetime) -> None:
@@ -247,9 +245,9 @@ def follow_priority(incident: Incident, now: datetime) -> None:
         )
         if clock.running_since is not None:
             clock.due_at = None
-            _plan(clock, schedules.of(policy), _fired(clock))
-        clock.save()
-    _summarise(incident, clocks)
+            plan(clock, schedules.of(policy), timer_fired_steps(clock.timer))
+        _save(clock)
+    summarise(incident, clocks)
 
 
 def _locked_clocks(incident: Incident) -> list[SlaClock]:
@@ -259,6 +257,12 @@ def _locked_clocks(incident: Incident) -> list[SlaClock]:
         .filter(incident=incident)
         .select_for_update()
     )
+    timers = {
+        timer.pk: timer
+        for timer in Timer.objects.for_tenant(incident.tenant_id)
+        .filter(pk__in=[clock.timer_id for clock in clocks])
+        .select_for_update()
+    }
     policies = {
         policy.pk: policy
         for policy in SlaPolicy.objects.for_tenant(incident.tenant_id)
@@ -266,7 +270,7 @@ def _locked_clocks(incident: Incident) -> list[SlaClock]:
         .select_related("calendar")
     }
     for clock in clocks:
-        clock.policy = policies[clock.policy_id]
+        clock.policy, clock.timer = policies[clock.policy_id], timers[clock.timer_id]
     return clocks
 
 
@@ -275,9 +279,9 @@ def _pause(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
         return
     _catch_up(clock, schedules.of(clock.policy), now)
     clock.running_since, clock.paused_since, clock.due_at = None, now, None
-    if clock.next_threshold_at is not None and clock.next_threshold_at > now:
-        clock.next_threshold, clock.next_threshold_at = None, None  # passed ones still fire
-    clock.save()
+    if clock.timer.fire_at is not None and clock.timer.fire_at > now:
+        timer_arm(clock.timer, step=None, at=None)  # thresholds already passed still fire
+    _save(clock)
 
 
 def _resume(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
@@ -286,8 +290,8 @@ def _resume(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None
     schedule = schedules.of(clock.policy)
     _catch_up(clock, schedule, now)
     clock.paused_since, clock.running_since = None, now
-    _plan(clock, schedule, _fired(clock))
-    clock.save()
+    plan(clock, schedule, timer_fired_steps(clock.timer))
+    _save(clock)
 
 
 def _restart(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
@@ -295,8 +299,8 @@ def _restart(clock: SlaClock | None, schedules: Schedules, now: datetime) -> Non
     if clock is None or clock.stopped_at is None:
         return
     clock.stopped_at, clock.running_since = None, now
-    _plan(clock, schedules.of(clock.policy), _fired(clock))
-    clock.save()
+    plan(clock, schedules.of(clock.policy), timer_fired_steps(clock.timer))
+    _save(clock)
 
 
 def _stop(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
@@ -304,241 +308,43 @@ def _stop(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
         return
     _catch_up(clock, schedules.of(clock.policy), now)
     clock.running_since = clock.paused_since = None
-    clock.next_threshold = clock.next_threshold_at = None
+    timer_arm(clock.timer, step=None, at=None)
     clock.stopped_at = now
     if clock.elapsed > clock.target and clock.breached_at is None:
         # Stopped late, before a sweep came by: the breach counts all the same (no action now).
         clock.breached_at = clock.due_at or now
-        _record_thresholds([(clock, BREACH, clock.breached_at)], now)
-    clock.save()
+        new = firings_record([(clock.timer, BREACH, clock.breached_at)], now)
+        if new:
+            record_thresholds([(clock, BREACH)], late=True)
+    _save(clock)
 
 
-# --- The sweep ---------------------------------------------------------------------------------
-
-
-@dataclass
-class SweepResult:
-    fired: int = 0
-    skipped: int = 0  # locked by someone else: the next sweep takes them
-
-
-def sweep(
-    *, now: datetime | None = None, batch_size: int = 500, max_batches: int = 100
-) -> SweepResult:
-    """Fire every threshold that is due, in batches of one transaction each."""
-    result = SweepResult()
-    for _ in range(max_batches):
-        fired, skipped = _sweep_batch(now or timezone.now(), batch_size)
-        result.fired += fired
-        result.skipped += skipped
-        # A clock long overdue has several thresholds due: go on while batches make progress.
-        if fired == 0:
-            break
-    return result
-
-
-def _sweep_batch(now: datetime, batch_size: int) -> tuple[int, int]:
-    with rls.platform_scope():
-        # The one query of an idle sweep; uses the partial index incidents_slaclock_due.
-        clocks = list(
-            SlaClock.objects.filter(next_threshold_at__lte=now)
-            .order_by("next_threshold_at")
-            .select_for_update(skip_locked=True)[:batch_size]
-        )
-        if not clocks:
-            return 0, 0
-        incidents = {
-            incident.pk: incident
-            for incident in Incident.objects.filter(
-                pk__in={c.incident_id for c in clocks}
-            ).select_for_update(skip_locked=True)
-        }
-        policies = {
-            policy.pk: policy
-            for policy in SlaPolicy.objects.filter(
-                pk__in={c.policy_id for c in clocks}
-            ).select_related("calendar")
-        }
-        tenants = {
-            tenant.pk: tenant
-            for tenant in Tenant.objects.filter(pk__in={c.tenant_id for c in clocks})
-        }
-        by_tenant: dict[int, list[SlaClock]] = defaultdict(list)
-        for clock in clocks:
-            incident = incidents.get(clock.incident_id)
-            if incident is None:
-                continue  # an agent is acting on it right now: the next sweep takes it
-            incident.tenant = tenants[incident.tenant_id]
-            clock.policy, clock.incident = policies[clock.policy_id], incident
-            by_tenant[clock.tenant_id].append(clock)
-        schedules = Schedules()
-        for tenant_id, group in by_tenant.items():
-            # Each tenant's clocks are written as that tenant: RLS checks every row.
-            rls.activate(rls.RlsContext(tenant_id=tenant_id))
-            _fire_due(group, schedules, now)
-        fired = sum(len(group) for group in by_tenant.values())
-        return fired, len(clocks) - fired
-
-
-def _fire_due(clocks: list[SlaClock], schedules: Schedules, now: datetime) -> None:
-    """Fire each clock's next threshold and move it on: a handful of statements per batch."""
-    reached = {clock.pk: (clock.next_threshold, clock.next_threshold_at) for clock in clocks}
-    events = _record_thresholds(
+def record_thresholds(
+    reached: Sequence[tuple[SlaClock, int]], *, late: bool = False
+) -> list[IncidentEvent]:
+    """Write a timeline entry for each threshold that fired (the timer engine made sure each
+    fires once). `late`: recorded when the clock stopped, after the fact; nobody is alerted."""
+    return timeline.record_many(
         [
-            (clock, threshold, at)
-            for clock, (threshold, at) in zip(clocks, reached.values(), strict=True)
-            if threshold is not None and at is not None
-        ],
-        now,
-    )
-    for clock in clocks:
-        threshold, reached_at = reached[clock.pk]
-        assert threshold is not None
-        if threshold == BREACH:
-            clock.breached_at = clock.breached_at or reached_at
-        clock.next_threshold, clock.next_threshold_at = None, None
-        fired = [t for t in clock.policy.thresholds() if t <= threshold]
-        if clock.running_since is not None and len(fired) < len(clock.policy.thresholds()):
-            _plan(clock, schedules.of(clock.policy), fired)
-    _save_progress(clocks, now)
-    breached = [clock for clock in clocks if (clock.pk, BREACH) in events]
-    if breached:
-        Incident.objects.filter(pk__in={clock.incident_id for clock in breached}).update(
-            sla_breached=True
-        )
-    for clock in breached:
-        clock.incident.sla_breached = True
-        _run_breach_action(clock)
-
-
-PROGRESS_FIELDS = ["next_threshold", "next_threshold_at", "breached_at", "due_at"]
-
-
-def _save_progress(clocks: list[SlaClock], now: datetime) -> None:
-    """Write the clocks' new thresholds in one statement.
-
-    Django's bulk_update builds a CASE per row and field (most of a batch's time); on
-    PostgreSQL one UPDATE … FROM (VALUES …) does the same.
-    """
-    if connection.vendor != "postgresql":
-        for clock in clocks:
-            clock.updated_at = now
-        SlaClock.objects.bulk_update(clocks, [*PROGRESS_FIELDS, "updated_at"])
-        return
-    table = connection.ops.quote_name(SlaClock._meta.db_table)
-    rows = ", ".join(
-        ["(%s::bigint, %s::smallint, %s::timestamptz, %s::timestamptz, %s::timestamptz)"]
-        * len(clocks)
-    )
-    params: list[Any] = []
-    for clock in clocks:
-        params += [
-            clock.pk,
-            clock.next_threshold,
-            clock.next_threshold_at,
-            clock.breached_at,
-            clock.due_at,
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS c SET next_threshold = v.next_threshold, "  # noqa: S608
-            "next_threshold_at = v.next_threshold_at, breached_at = v.breached_at, "
-            f"due_at = v.due_at, updated_at = %s FROM (VALUES {rows}) "
-            "AS v(id, next_threshold, next_threshold_at, breached_at, due_at) WHERE c.id = v.id",
-            [now, *params],
-        )
-
-
-def _record_thresholds(
-    fired: list[tuple[SlaClock, int, datetime]], now: datetime
-) -> dict[tuple[int, int], IncidentEvent]:
-    """Write each (clock, threshold) once, with its timeline entry; return the new ones.
-
-    ON CONFLICT DO NOTHING makes a threshold that fired before a no-op, without a savepoint.
-    """
-    if not fired:
-        return {}
-    table = connection.ops.quote_name(SlaThresholdEvent._meta.db_table)
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(fired))
-    params: list[Any] = []
-    for clock, threshold, reached_at in fired:
-        params += [clock.tenant_id, clock.pk, threshold, now, reached_at, now, now]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (tenant_id, clock_id, threshold, fired_at, due_at, "  # noqa: S608
-            f"created_at, updated_at) VALUES {rows} "
-            "ON CONFLICT (clock_id, threshold) DO NOTHING RETURNING clock_id, threshold",
-            params,
-        )
-        new = {(clock_id, threshold) for clock_id, threshold in cursor.fetchall()}
-    clocks = {clock.pk: clock for clock, _threshold, _at in fired}
-    keys = [
-        (clock.pk, threshold) for clock, threshold, _at in fired if (clock.pk, threshold) in new
-    ]
-    events = IncidentEvent.objects.bulk_create(
-        IncidentEvent(
-            tenant_id=clocks[clock_id].tenant_id,
-            incident_id=clocks[clock_id].incident_id,
-            kind=EventKind.SLA,
-            data={
-                "clock": clocks[clock_id].kind,
-                "threshold": threshold,
-                "breach": threshold == BREACH,
-                "due_at": _iso(clocks[clock_id].due_at),
-            },
-        )
-        for clock_id, threshold in keys
-    )
-    live = [
-        event.pk
-        for (clock_id, _t), event in zip(keys, events, strict=True)
-        if clocks[clock_id].stopped_at is None
-    ]
-    if live:  # a live clock's warning or breach: tell the assignee and team
-        from incidents.tasks import notify_incident_events_task
-
-        transaction.on_commit(
-            partial(
-                notify_incident_events_task.delay, tenant_id=fired[0][0].tenant_id, event_ids=live
+            IncidentEvent(
+                tenant_id=clock.tenant_id,
+                incident_id=clock.incident_id,
+                kind=EventKind.SLA,
+                data={
+                    "clock": clock.kind,
+                    "threshold": threshold,
+                    "breach": threshold == BREACH,
+                    "due_at": _iso(clock.due_at),
+                    **({"late": True} if late else {}),
+                },
             )
-        )
-    return dict(zip(keys, events, strict=True))
+            for clock, threshold in reached
+        ]
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
-
-
-def _run_breach_action(clock: SlaClock) -> None:
-    """The policy's breach action, on an incident that is still open. A failing action is
-    logged and does not undo the recorded breach."""
-    from incidents import services
-
-    incident: Incident = clock.incident
-    action = clock.policy.breach_action
-    if action == SlaBreachAction.NOTIFY or incident.status not in (
-        IncidentStatus.NEW,
-        IncidentStatus.IN_PROGRESS,
-        IncidentStatus.ON_HOLD,
-    ):
-        return
-    kind = (
-        EscalationKind.FUNCTIONAL
-        if action == SlaBreachAction.ESCALATE
-        else EscalationKind.HIERARCHICAL
-    )
-    reason = f"The {clock.get_kind_display().lower()} target of {clock.policy} was breached."
-    try:
-        with transaction.atomic():
-            services.incident_escalate(
-                tenant=incident.tenant,
-                incident_id=incident.pk,
-                actor=None,
-                kind=kind,
-                reason=reason,
-            )
-    except Exception:  # the breach stays recorded; the action is best effort
-        logger.exception("SLA breach action %s failed for incident %s", action, incident.pk)
 
 
 def clock_remaining(clock: SlaClock, schedule: BusinessSchedule, now: datetime) -> timedelta:

@@ -1,9 +1,9 @@
 """Write helpers that every app's services build on."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import ProtectedError, RestrictedError
 
 from itsm.errors import ConflictError
@@ -56,3 +56,36 @@ def object_delete(instance: models.Model) -> None:
         raise ConflictError(
             f"{instance} is still in use; deactivate it instead.", code="in_use"
         ) from error
+
+
+def bulk_update_rows[M: models.Model](model: type[M], rows: Sequence[M], fields: list[str]) -> None:
+    """Write `fields` of many rows in one statement.
+
+    Django's bulk_update builds a CASE per row and field, which is most of a batch's time; on
+    PostgreSQL one UPDATE … FROM (VALUES …) does the same.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(rows, fields)
+        return
+    columns = [model._meta.get_field(name) for name in fields]
+    pk = model._meta.pk
+    assert pk is not None
+    casts = [f"%s::{field.db_type(connection)}" for field in [pk, *columns]]  # type: ignore[union-attr]
+    values = ", ".join([f"({', '.join(casts)})"] * len(rows))
+    names = [connection.ops.quote_name(field.column) for field in columns]  # type: ignore[union-attr]
+    params: list[Any] = []
+    for row in rows:
+        params.append(row.pk)
+        params += [
+            field.get_db_prep_value(getattr(row, field.attname), connection) for field in columns
+        ]  # type: ignore[union-attr]
+    assignments = ", ".join(f"{name} = v.{name}" for name in names)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) "  # noqa: S608
+            f"AS v(id, {', '.join(names)}) WHERE t.{connection.ops.quote_name(pk.column)} = v.id",
+            params,
+        )

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "itsm.tenancy",
     "itsm.catalog",
     "itsm.calendars",
+    "itsm.timers",
     "itsm.web",
     "itsm.api",
     # Domain apps, in dependency order.
@@ -241,13 +242,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-SLA_SWEEP_INTERVAL = env.float("SLA_SWEEP_INTERVAL", default=5.0)  # seconds
-SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=500)  # clocks per transaction
+# The timer sweep fires SLA warnings and breaches and every other kind of timer.
+TIMER_SWEEP_INTERVAL = env.float("TIMER_SWEEP_INTERVAL", default=5.0)  # seconds
+TIMER_SWEEP_BATCH = env.int("TIMER_SWEEP_BATCH", default=500)  # timers per transaction
 CELERY_BEAT_SCHEDULE = {
-    "sweep-sla-clocks": {
-        "task": "incidents.tasks.sweep_sla_clocks_task",
-        "schedule": SLA_SWEEP_INTERVAL,
-        "options": {"expires": max(SLA_SWEEP_INTERVAL * 2, 10)},
+    "sweep-timers": {
+        "task": "itsm.timers.tasks.sweep_timers_task",
+        "schedule": TIMER_SWEEP_INTERVAL,
+        "options": {"expires": max(TIMER_SWEEP_INTERVAL * 2, 10)},
     },
     "close-resolved-incidents": {
         "task": "incidents.tasks.schedule_incident_auto_close_task",

@@ -1,14 +1,16 @@
-"""Reads of tenants, memberships and teams."""
+"""Reads of tenants, memberships and teams, and the role questions every app asks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from itsm.tenancy import rls
-from itsm.tenancy.models import Membership, Team, Tenant
+from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
+from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
 
 
 def tenant_membership_resolve(
@@ -70,3 +72,52 @@ def users_outside_tenant(
         .values_list("user_id", flat=True)
     )
     return [user for user in users if user.pk not in members]
+
+
+# --- Role questions: who may do what, asked by every app's services -----------------------------
+
+
+def management_teams(*, tenant: Tenant) -> QuerySet[Team]:
+    """Teams of kind management: hierarchical escalation and major incidents engage them."""
+    return Team.objects.for_tenant(tenant).filter(kind=TeamKind.MANAGEMENT)
+
+
+def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:
+    if team_id is None:
+        return False
+    return bool(
+        TeamMember.objects.for_tenant(tenant).filter(team_id=team_id, user_id=user.pk).exists()
+    )
+
+
+def is_management_member(*, tenant: Tenant, user: Any) -> bool:
+    return bool(
+        TeamMember.objects.for_tenant(tenant)
+        .filter(team__kind=TeamKind.MANAGEMENT, user_id=user.pk)
+        .exists()
+    )
+
+
+def is_tenant_agent(*, tenant: Tenant, user: Any) -> bool:
+    """Whether the user works tickets in the tenant (an active staff membership)."""
+    if user is None:
+        return False
+    return bool(
+        Membership.objects.for_tenant(tenant)
+        .filter(user_id=user.pk, is_active=True, role__in=STAFF_ROLES)
+        .exists()
+    )
+
+
+def member_role(*, tenant: Tenant, user: Any) -> str | None:
+    """The user's active role in the tenant; platform administrators act as tenant admins."""
+    if user is None:
+        return None
+    if user.is_superuser:
+        return MembershipRole.TENANT_ADMIN
+    return (
+        Membership.objects.for_tenant(tenant)
+        .filter(user_id=user.pk, is_active=True)
+        .values_list("role", flat=True)
+        .first()
+    )

@@ -19,11 +19,13 @@ from django.utils.dateparse import parse_duration
 from django.utils.duration import duration_string
 
 from incidents import sla
-from incidents.models import Incident, SlaClock, SlaPolicy, SlaThresholdEvent
+from incidents.models import Incident, SlaClock, SlaPolicy
 from itsm.calendars.models import Holiday, WorkingPeriod
 from itsm.calendars.selectors import calendar_schedule
 from itsm.tenancy import rls
 from itsm.tenancy.models import Team
+from itsm.timers.models import Timer, TimerFiring
+from itsm.timers.sweep import sweep
 from tests.factories import (
     BusinessCalendarFactory,
     MembershipFactory,
@@ -102,8 +104,10 @@ def _age_clock(desk, incident: Incident, kind: str, by: timedelta) -> None:
             started_at=F("started_at") - by,
             running_since=F("running_since") - by,
             due_at=F("due_at") - by,
-            next_threshold_at=F("next_threshold_at") - by,
         )
+        Timer.objects.filter(
+            pk__in=SlaClock.objects.filter(incident_id=incident.pk, kind=kind).values("timer_id")
+        ).update(fire_at=F("fire_at") - by)
         sla.refresh_summary(incident)  # the incident's due time follows its clocks
     assert moved == 1
 
@@ -112,7 +116,7 @@ def _sweep_until_quiet() -> list[int]:
     """Sweep as the beat schedule would, until nothing more is due; how many fired each time."""
     fired = []
     for _ in range(10):
-        fired.append(sla.sweep().fired)
+        fired.append(sweep().fired)
         if fired[-1] == 0:
             return fired
     raise AssertionError(f"The sweep never settled: {fired}")
@@ -121,9 +125,13 @@ def _sweep_until_quiet() -> list[int]:
 def _fired_thresholds(desk, incident: Incident, kind: str) -> list[int]:
     with rls.tenant_scope(desk.tenant.pk):
         return list(
-            SlaThresholdEvent.objects.filter(clock__incident_id=incident.pk, clock__kind=kind)
-            .order_by("threshold")
-            .values_list("threshold", flat=True)
+            TimerFiring.objects.filter(
+                timer_id__in=SlaClock.objects.filter(incident_id=incident.pk, kind=kind).values(
+                    "timer_id"
+                )
+            )
+            .order_by("step")
+            .values_list("step", flat=True)
         )
 
 
@@ -617,14 +625,14 @@ def test_a_breach_fires_every_threshold_once_in_successive_sweeps(desk, api_clie
     assert response_clock["breached_at"] == response_clock["due_at"]
     assert -3600 - 10 <= response_clock["remaining_seconds"] <= -3600
     # and sweeping again fires nothing more
-    assert sla.sweep().fired == 0
+    assert sweep().fired == 0
 
 
 def test_one_sweep_call_can_fire_every_due_threshold(desk):
     incident = make_incident(desk)
     _age_clock(desk, incident, "response", timedelta(hours=9))
 
-    result = sla.sweep(batch_size=1)
+    result = sweep(batch_size=1)
 
     assert (result.fired, result.skipped) == (4, 0)
     assert _fired_thresholds(desk, incident, "response") == [50, 75, 90, 100]
@@ -641,8 +649,10 @@ def test_only_the_thresholds_passed_fire(desk, api_client):
     response_clock = _clocks(api_client(desk.l1_agent), desk, incident.reference)["response"]
     assert (response_clock["is_breached"], response_clock["breached_at"]) == (False, None)
     with rls.tenant_scope(desk.tenant.pk):
-        clock = SlaClock.objects.get(incident_id=incident.pk, kind="response")
-    assert (clock.next_threshold, clock.next_threshold_at) == (
+        clock = SlaClock.objects.select_related("timer").get(
+            incident_id=incident.pk, kind="response"
+        )
+    assert (clock.timer.step, clock.timer.fire_at) == (
         75,
         clock.started_at + timedelta(hours=6),
     )
@@ -744,7 +754,7 @@ def test_stopped_clocks_fire_nothing(desk):
         before = Incident.objects.filter(pk=incident.pk).values().get()
 
     # When the sweep runs, nothing is due: a stopped clock has no next threshold
-    assert sla.sweep().fired == 0
+    assert sweep().fired == 0
 
     assert _fired_thresholds(desk, incident, "response") == []
     assert _fired_thresholds(desk, incident, "resolution") == []
@@ -766,7 +776,7 @@ def test_warnings_and_the_breach_mail_the_assignee_and_team(
     # When the response clock passes 50 % of its target
     _age_clock(desk, incident, "response", timedelta(hours=5))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        assert sla.sweep().fired == 1
+        assert sweep().fired == 1
 
     # Then the assignee and the team hear of it, once
     assert len(callbacks) == 1
@@ -814,7 +824,7 @@ def test_a_late_stop_records_the_breach_without_a_sweep(desk, api_client):
         0,
         True,
     )
-    assert sla.sweep().fired == 0
+    assert sweep().fired == 0
 
 
 # --- The list: SLA columns, breached filter, ordering by due time --------------------------------

@@ -15,13 +15,14 @@ from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
-from incidents import sla
 from incidents.choices import SlaClockKind
-from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy, SlaThresholdEvent
+from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
 from itsm.celery import app
 from itsm.tenancy import rls
 from itsm.tenancy.models import Tenant
 from itsm.tenancy.services import allocate_number
+from itsm.timers.models import Timer, TimerFiring
+from itsm.timers.sweep import sweep
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
 from tests.processes import ChildProcess, celery_beat, celery_worker, child_process_env, free_port
@@ -63,13 +64,13 @@ def test_worker_and_beat_fire_warnings_and_breach_once_and_escalate(desk, tmp_pa
         breach_action="escalate",
     )
     incidents = [make_incident(desk, "new") for _ in range(3)]
-    env = child_process_env(SLA_SWEEP_INTERVAL="0.5")
+    env = child_process_env(TIMER_SWEEP_INTERVAL="0.5")
     worker = celery_worker(env, tmp_path / "worker.log")
     beat = celery_beat(env, tmp_path)
     try:
         # When the clocks run out while nobody looks
         _wait(
-            lambda: _count(SlaThresholdEvent, threshold=100) == 3,
+            lambda: _count(TimerFiring, step=100) == 3,
             45,
             "three breaches",
             worker,
@@ -84,17 +85,19 @@ def test_worker_and_beat_fire_warnings_and_breach_once_and_escalate(desk, tmp_pa
     with rls.tenant_scope(desk.tenant.pk):
         for incident in incidents:
             clock = SlaClock.objects.get(incident=incident, kind=SlaClockKind.RESPONSE)
-            fired = list(clock.threshold_events.values_list("threshold", flat=True))
+            fired = list(
+                TimerFiring.objects.filter(timer_id=clock.timer_id).values_list("step", flat=True)
+            )
             assert fired == [50, 75, 90, 100]
             assert clock.breached_at == clock.due_at
-            assert clock.next_threshold_at is None
+            assert clock.timer.fire_at is None
             incident.refresh_from_db()
             # and the breach action escalated L1 -> L2
             assert (incident.assignment_team_id, incident.escalation_count) == (desk.l2.pk, 1)
             sla_events = IncidentEvent.objects.filter(incident=incident, kind="sla")
             assert sla_events.count() == 4
         resolution = SlaClock.objects.filter(kind=SlaClockKind.RESOLUTION)
-        assert not SlaThresholdEvent.objects.filter(clock__in=resolution).exists()
+        assert not TimerFiring.objects.filter(timer_id__in=resolution.values("timer_id")).exists()
 
 
 def _due_clocks(tenant: Tenant, count: int) -> int:
@@ -119,6 +122,10 @@ def _due_clocks(tenant: Tenant, count: int) -> int:
             )
             for index in range(count)
         )
+        timers = Timer.objects.bulk_create(
+            Timer(tenant=tenant, kind="sla", step=50, fire_at=now - timedelta(hours=1, minutes=30))
+            for _ in incidents
+        )
         SlaClock.objects.bulk_create(
             SlaClock(
                 tenant=tenant,
@@ -129,23 +136,22 @@ def _due_clocks(tenant: Tenant, count: int) -> int:
                 started_at=now - timedelta(hours=2),
                 running_since=now - timedelta(hours=2),
                 due_at=now - timedelta(hours=1),
-                next_threshold=50,
-                next_threshold_at=now - timedelta(hours=1, minutes=30),
+                timer=timer,
             )
-            for incident in incidents
+            for incident, timer in zip(incidents, timers, strict=True)
         )
     return 2 * count
 
 
 def _assert_each_fired_once(expected: int) -> None:
-    assert _count(SlaThresholdEvent) == expected
+    assert _count(TimerFiring) == expected
     assert _count(IncidentEvent, kind="sla") == expected  # side effects written once, too
-    assert _count(SlaClock, next_threshold_at__isnull=False) == 0
+    assert _count(Timer, fire_at__isnull=False) == 0
     with rls.platform_scope():
         per_clock = set(
-            SlaClock.objects.filter(kind=SlaClockKind.RESPONSE).values_list(
-                "threshold_events__threshold", flat=True
-            )
+            TimerFiring.objects.filter(
+                timer_id__in=SlaClock.objects.filter(kind=SlaClockKind.RESPONSE).values("timer_id")
+            ).values_list("step", flat=True)
         )
     assert per_clock == {50, 100}
 
@@ -153,18 +159,18 @@ def _assert_each_fired_once(expected: int) -> None:
 def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, empty_broker):
     expected = _due_clocks(tenant_a, 500)  # 1,000 due thresholds
     # Small batches: many short transactions, so a kill lands in the middle of the work.
-    env = child_process_env(SLA_SWEEP_BATCH="10")
+    env = child_process_env(TIMER_SWEEP_BATCH="10")
     rng = random.Random(7)  # noqa: S311 - timing jitter, not security
     fired_at_kills = []
     for round_ in range(5):
-        before = _count(SlaThresholdEvent)
+        before = _count(TimerFiring)
         worker = celery_worker(env, tmp_path / f"worker-{round_}.log")
         try:
             for _ in range(3):
-                app.send_task("incidents.tasks.sweep_sla_clocks_task")
+                app.send_task("itsm.timers.tasks.sweep_timers_task")
             # Once this worker has made progress, kill it within a fraction of a second.
             _wait(
-                lambda before=before: _count(SlaThresholdEvent) > before,
+                lambda before=before: _count(TimerFiring) > before,
                 60,
                 "the worker to start sweeping",
                 worker,
@@ -173,7 +179,7 @@ def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, em
         finally:
             worker.signal(signal.SIGKILL)  # no warning, no cleanup: mid-sweep
             worker.process.wait(timeout=10)
-        fired_at_kills.append(_count(SlaThresholdEvent))
+        fired_at_kills.append(_count(TimerFiring))
         if fired_at_kills[-1] == expected:
             break
     # Then a healthy worker finishes what is left (redelivered and new sweeps alike).
@@ -181,8 +187,8 @@ def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, em
     try:
 
         def done() -> bool:
-            app.send_task("incidents.tasks.sweep_sla_clocks_task")
-            return _count(SlaClock, next_threshold_at__isnull=False) == 0
+            app.send_task("itsm.timers.tasks.sweep_timers_task")
+            return _count(Timer, fire_at__isnull=False) == 0
 
         _wait(done, 90, "all thresholds fired", worker)
         time.sleep(1)
@@ -200,7 +206,7 @@ def test_two_sweepers_at_once_and_a_repeated_sweep_fire_each_threshold_once(tena
 
     def sweeper() -> None:
         try:
-            results.append(sla.sweep(batch_size=50).fired)
+            results.append(sweep(batch_size=50).fired)
         finally:
             connection.close()
 
@@ -210,9 +216,9 @@ def test_two_sweepers_at_once_and_a_repeated_sweep_fire_each_threshold_once(tena
     for thread in threads:
         thread.join(timeout=120)
     # Thresholds a sweeper skipped (locked by the other) are still due: sweep the rest.
-    leftover = sla.sweep(batch_size=50).fired
+    leftover = sweep(batch_size=50).fired
     assert sum(results) + leftover == expected
-    assert sla.sweep().fired == 0  # the same sweep delivered again: nothing left to fire
+    assert sweep().fired == 0  # the same sweep delivered again: nothing left to fire
     _assert_each_fired_once(expected)
 
 
@@ -235,25 +241,27 @@ def test_a_broker_restart_mid_sweep_loses_nothing_and_doubles_nothing(tenant_a, 
     broker = ChildProcess(broker_args, dict(os.environ), tmp_path / "redis-1.log")
     url = f"redis://127.0.0.1:{port}/0"
     expected = _due_clocks(tenant_a, 500)
-    env = child_process_env(CELERY_BROKER_URL=url, SLA_SWEEP_BATCH="10", SLA_SWEEP_INTERVAL="0.5")
+    env = child_process_env(
+        CELERY_BROKER_URL=url, TIMER_SWEEP_BATCH="10", TIMER_SWEEP_INTERVAL="0.5"
+    )
     worker = beat = None
     try:
         _wait(lambda: _redis_answers(port), 10, "the test broker to start", broker)
         worker = celery_worker(env, tmp_path / "worker.log")
         beat = celery_beat(env, tmp_path)
-        _wait(lambda: _count(SlaThresholdEvent) > 0, 60, "sweeping to begin", worker, beat)
+        _wait(lambda: _count(TimerFiring) > 0, 60, "sweeping to begin", worker, beat)
 
         # When the broker dies mid-sweep, losing every queued message, and comes back
         broker.signal(signal.SIGKILL)
         broker.process.wait(timeout=10)
-        fired_while_down = _count(SlaThresholdEvent)
+        fired_while_down = _count(TimerFiring)
         time.sleep(2)
         broker = ChildProcess(broker_args, dict(os.environ), tmp_path / "redis-2.log")
         _wait(lambda: _redis_answers(port), 10, "the test broker to restart", broker)
 
         # Then beat and the worker reconnect and finish the work, each threshold once
         _wait(
-            lambda: _count(SlaClock, next_threshold_at__isnull=False) == 0,
+            lambda: _count(Timer, fire_at__isnull=False) == 0,
             90,
             "all thresholds fired after the restart",
             worker,
@@ -281,15 +289,15 @@ def test_the_same_sweep_delivered_twice_to_parallel_worker_processes_fires_once(
     tenant_a, tmp_path, empty_broker
 ):
     expected = _due_clocks(tenant_a, 500)
-    env = child_process_env(SLA_SWEEP_BATCH="10")
+    env = child_process_env(TIMER_SWEEP_BATCH="10")
     worker = celery_worker(env, tmp_path / "worker.log")
     try:
         # The very same message (one task id) delivered several times, as a broker may,
         # picked up by two worker processes at once.
         for _ in range(4):
-            app.send_task("incidents.tasks.sweep_sla_clocks_task", task_id="one-sweep")
+            app.send_task("itsm.timers.tasks.sweep_timers_task", task_id="one-sweep")
         _wait(
-            lambda: _count(SlaClock, next_threshold_at__isnull=False) == 0,
+            lambda: _count(Timer, fire_at__isnull=False) == 0,
             60,
             "the duplicated sweeps to finish",
             worker,

@@ -1,4 +1,5 @@
-"""Measure the SLA sweep: idle cost against N running clocks, and the cost of D due thresholds.
+"""Measure the timer sweep on SLA clocks: idle cost against N running clocks, and the cost of D
+due thresholds.
 
     manage.py benchmark_sla_sweep --clocks 10000 --due 10000
     manage.py benchmark_sla_sweep --clocks 500000 --due 0
@@ -27,6 +28,9 @@ from incidents.choices import SlaClockKind
 from incidents.models import Incident, SlaClock, SlaPolicy
 from itsm.tenancy import rls
 from itsm.tenancy.models import Membership, Tenant, TenantCounter
+from itsm.timers.kinds import registered
+from itsm.timers.models import Timer
+from itsm.timers.sweep import sweep
 
 BATCH = 5000
 
@@ -55,7 +59,7 @@ class Command(BaseCommand):
             reset_queries()
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
-                result = sla.sweep()
+                result = sweep()
                 timings.append((time.perf_counter() - started) * 1000)
             assert result.fired == 0
         selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
@@ -67,8 +71,8 @@ class Command(BaseCommand):
         with rls.platform_scope():
             plan = (
                 (
-                    SlaClock.objects.filter(next_threshold_at__lte=timezone.now())
-                    .order_by("next_threshold_at")
+                    Timer.objects.filter(fire_at__lte=timezone.now(), kind__in=list(registered()))
+                    .order_by("fire_at")
                     .select_for_update(skip_locked=True)[:500]
                     .explain(analyze=True)
                 )
@@ -81,13 +85,13 @@ class Command(BaseCommand):
         now = timezone.now()
         with rls.tenant_scope(tenant.pk):
             ids = list(
-                SlaClock.objects.for_tenant(tenant)
-                .filter(next_threshold_at__isnull=False)
+                Timer.objects.for_tenant(tenant)
+                .filter(fire_at__isnull=False)
                 .values_list("pk", flat=True)[:due]
             )
-            SlaClock.objects.filter(pk__in=ids).update(next_threshold_at=now - timedelta(seconds=1))
+            Timer.objects.filter(pk__in=ids).update(fire_at=now - timedelta(seconds=1))
         started = time.perf_counter()
-        result = sla.sweep(batch_size=batch_size, max_batches=10_000)
+        result = sweep(batch_size=batch_size, max_batches=10_000)
         seconds = time.perf_counter() - started
         self.stdout.write(
             f"due sweep: {result.fired} thresholds fired in {seconds:.2f} s "
@@ -124,6 +128,15 @@ class Command(BaseCommand):
                     )
                     for number in numbers
                 )
+                timers = Timer.objects.bulk_create(
+                    Timer(
+                        tenant=tenant,
+                        kind=sla.TIMER_KIND,
+                        step=50,
+                        fire_at=now + timedelta(days=30, seconds=incident.number),
+                    )
+                    for incident in incidents
+                )
                 SlaClock.objects.bulk_create(
                     SlaClock(
                         tenant=tenant,
@@ -134,10 +147,9 @@ class Command(BaseCommand):
                         started_at=now,
                         running_since=now,
                         due_at=now + timedelta(days=60),
-                        next_threshold=50,
-                        next_threshold_at=now + timedelta(days=30, seconds=incident.number),
+                        timer=timer,
                     )
-                    for incident in incidents
+                    for incident, timer in zip(incidents, timers, strict=True)
                 )
             TenantCounter.objects.update_or_create(
                 tenant=tenant, key="INC", defaults={"last_value": count}
@@ -145,5 +157,6 @@ class Command(BaseCommand):
         if connection.vendor == "postgresql":
             with rls.owner_connection(), connection.cursor() as cursor:
                 cursor.execute("ANALYZE incidents_slaclock")
+                cursor.execute("ANALYZE timers_timer")
                 cursor.execute("ANALYZE incidents_incident")
         return tenant

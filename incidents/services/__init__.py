@@ -1,0 +1,48 @@
+"""Every write to an incident, split by concern; import the services from here.
+
+base.py         the lock, the version, and the one transition helper
+recording.py    create, edit, re-prioritise, comment
+routing.py      assign, escalate
+lifecycle.py    acknowledge, hold, resume, resolve, close, reopen, cancel, auto-close
+major.py        major incidents and stakeholder updates
+"""
+
+from incidents.services.lifecycle import (
+    incident_acknowledge,
+    incident_cancel,
+    incident_close,
+    incident_hold,
+    incident_reopen,
+    incident_resolve,
+    incident_resume,
+    incidents_close_resolved,
+)
+from incidents.services.major import incident_declare_major, incident_stakeholder_update
+from incidents.services.recording import (
+    EDITABLE_FIELDS,
+    incident_change_priority,
+    incident_comment,
+    incident_create,
+    incident_update,
+)
+from incidents.services.routing import incident_assign, incident_escalate
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "incident_acknowledge",
+    "incident_assign",
+    "incident_cancel",
+    "incident_change_priority",
+    "incident_close",
+    "incident_comment",
+    "incident_create",
+    "incident_declare_major",
+    "incident_escalate",
+    "incident_hold",
+    "incident_reopen",
+    "incident_resolve",
+    "incident_resume",
+    "incident_stakeholder_update",
+    "incident_update",
+    "incidents_close_resolved",
+]

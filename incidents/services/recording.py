@@ -1,0 +1,146 @@
+"""Recording an incident, editing its details, re-rating its priority, and conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import selectors, sla, timeline
+from incidents.choices import EventKind
+from incidents.errors import TransitionRequirementError
+from incidents.models import Incident, IncidentEvent
+from incidents.services.base import check_not_terminal, check_open, locked, save
+from incidents.services.routing import apply_assignment, check_assignment
+from itsm.tenancy.models import Tenant
+from itsm.tenancy.services import allocate_number
+
+# Fields an agent may edit directly; everything else changes through an action.
+EDITABLE_FIELDS = frozenset(
+    {"title", "description", "service", "category", "source", "occurred_at", "detected_at"}
+)
+
+
+@transaction.atomic
+def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> Incident:
+    """Record an incident: number, priority from the tenant's matrix, first timeline event.
+
+    `data` may name the reporter (default: the actor) and an initial team and assignee.
+    """
+    now = timezone.now()
+    data = dict(data)
+    team, assignee = data.pop("assignment_team", None), data.pop("assignee", None)
+    impact = data.pop("impact", None) or Incident._meta.get_field("impact").get_default()
+    urgency = data.pop("urgency", None) or Incident._meta.get_field("urgency").get_default()
+    incident = Incident(
+        tenant=tenant,
+        number=0,  # allocated below, once the input has passed validation
+        reported_by=data.pop("reported_by", None) or actor,
+        impact=impact,
+        urgency=urgency,
+        priority=selectors.priority_for(tenant=tenant, impact=impact, urgency=urgency),
+        detected_at=data.pop("detected_at", None) or now,
+        **data,
+    )
+    incident.full_clean(exclude=["number"])
+    if team is not None or assignee is not None:
+        check_assignment(tenant, team, assignee)
+    incident.number = allocate_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
+    incident.save(force_insert=True)
+    sla.start_clocks(incident, now)
+    timeline.record(
+        incident,
+        EventKind.CREATED,
+        actor,
+        is_public=True,
+        to_status=incident.status,
+        data={"priority": incident.priority, "source": incident.source},
+    )
+    if team is not None or assignee is not None:
+        apply_assignment(incident, actor, team=team, assignee=assignee, now=now)
+        incident.save()
+    return incident
+
+
+@transaction.atomic
+def incident_update(
+    *,
+    tenant: Tenant,
+    incident_id: int,
+    actor: Any,
+    data: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> Incident:
+    """Edit descriptive fields; status, priority and routing change only through actions."""
+    incident = locked(tenant, incident_id, expected_version)
+    unknown = set(data) - EDITABLE_FIELDS
+    if unknown:
+        raise TransitionRequirementError(
+            "These fields change through actions.",
+            fields={name: ["Changes through an action."] for name in sorted(unknown)},
+        )
+    check_not_terminal(incident, "cannot be edited")
+    changed = {name: value for name, value in data.items() if getattr(incident, name) != value}
+    if not changed:
+        return incident
+    for name, value in changed.items():
+        setattr(incident, name, value)
+    incident.full_clean()
+    save(incident, list(changed))
+    timeline.record(incident, EventKind.FIELDS, actor, data={"fields": sorted(changed)})
+    return incident
+
+
+@transaction.atomic
+def incident_change_priority(
+    *,
+    tenant: Tenant,
+    incident_id: int,
+    actor: Any,
+    impact: int,
+    urgency: int,
+    reason: str,
+    expected_version: int | None = None,
+) -> Incident:
+    """Re-rate impact and urgency; the matrix gives the new priority. The reason is kept."""
+    incident = locked(tenant, incident_id, expected_version)
+    check_open(incident, "change the priority of")
+    if not reason.strip():
+        raise TransitionRequirementError(
+            "Say why the priority changes.", fields={"reason": ["Say why the priority changes."]}
+        )
+    if (impact, urgency) == (incident.impact, incident.urgency):
+        return incident
+    before = {"impact": incident.impact, "urgency": incident.urgency, "priority": incident.priority}
+    incident.impact, incident.urgency = impact, urgency
+    incident.priority = selectors.priority_for(tenant=tenant, impact=impact, urgency=urgency)
+    incident.full_clean()
+    save(incident, ["impact", "urgency", "priority"])
+    sla.follow_priority(incident, timezone.now())
+    timeline.record(
+        incident,
+        EventKind.PRIORITY,
+        actor,
+        body=reason,
+        data={
+            "from": before,
+            "to": {"impact": impact, "urgency": urgency, "priority": incident.priority},
+        },
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_comment(
+    *, tenant: Tenant, incident_id: int, actor: Any, body: str, is_public: bool
+) -> IncidentEvent:
+    """Add a comment (public: the reporter sees it) or a work note (internal)."""
+    incident = locked(tenant, incident_id, None)
+    check_not_terminal(incident, "takes no more comments")
+    if not body.strip():
+        raise TransitionRequirementError("Write something.", fields={"body": ["Write something."]})
+    kind = EventKind.COMMENT if is_public else EventKind.WORK_NOTE
+    save(incident, [])
+    return timeline.record(incident, kind, actor, is_public=is_public, body=body)

@@ -1,0 +1,49 @@
+"""The one writer of incident timelines: services and the SLA timer kind record through here.
+
+Writing goes through `itsm.timeline.timeline_write`, so whatever the incidents app registered
+for its events (notifications) follows in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from incidents.choices import EventKind
+from incidents.models import Incident, IncidentEvent
+from itsm.timeline import timeline_write
+
+
+def record(
+    incident: Incident,
+    kind: EventKind,
+    actor: Any,
+    *,
+    is_public: bool = False,
+    from_status: str = "",
+    to_status: str = "",
+    body: str = "",
+    data: dict[str, Any] | None = None,
+) -> IncidentEvent:
+    """Append one event to the incident's timeline."""
+    [event] = timeline_write(
+        [
+            IncidentEvent(
+                tenant_id=incident.tenant_id,
+                incident=incident,
+                kind=kind,
+                actor=actor,
+                is_public=is_public,
+                from_status=from_status,
+                to_status=to_status,
+                body=body,
+                data=data or {},
+            )
+        ]
+    )
+    return event
+
+
+def record_many(events: Sequence[IncidentEvent]) -> list[IncidentEvent]:
+    """Append many events at once (of one tenant, any incidents): one statement."""
+    return timeline_write(events)
