@@ -76,10 +76,12 @@ def celery(*args: str, env: dict[str, str], log: Path) -> ChildProcess:
     return ChildProcess([sys.executable, "-m", "celery", "-A", "itsm", *args], env, log)
 
 
-def celery_worker(env: dict[str, str], log: Path) -> ChildProcess:
-    """A prefork worker with two processes, as production runs it."""
+def celery_worker(env: dict[str, str], log: Path, *, include: str = "") -> ChildProcess:
+    """A prefork worker with two processes, as production runs it; `include` names extra
+    modules to import (a test-only timer kind, say)."""
+    extra = [f"--include={include}"] if include else []
     return celery(
-        "worker", "--pool=prefork", "--concurrency=2", "--loglevel=INFO", env=env, log=log
+        "worker", "--pool=prefork", "--concurrency=2", "--loglevel=INFO", *extra, env=env, log=log
     )
 
 
