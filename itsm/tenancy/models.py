@@ -147,12 +147,12 @@ class TeamMember(TenantOwnedModel):
 
     def clean(self) -> None:
         super().clean()
-        from itsm.tenancy.selectors import users_outside_tenant
-
         if (
             self.tenant_id
             and self.user_id
-            and users_outside_tenant(tenant=self.tenant_id, users=[self.user])
+            and not Membership.objects.for_tenant(self.tenant_id)
+            .filter(user_id=self.user_id, is_active=True)
+            .exists()
         ):
             raise ValidationError({"user": _("Must be a member of the team's tenant.")})
 

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 
 from itsm.services import object_delete, object_update, tenant_object_create
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant, TenantCounter
+from itsm.tenancy.tasks import send_membership_welcome_task
 
 
 def allocate_number(*, tenant: Tenant, key: str) -> int:
@@ -51,8 +52,6 @@ def membership_create(
     """Give a user a role in the tenant and tell them by e-mail after commit."""
     membership = tenant_object_create(Membership, tenant=tenant, data={"user": user, "role": role})
     if notify:
-        from itsm.tenancy.tasks import send_membership_welcome_task
-
         transaction.on_commit(
             partial(
                 send_membership_welcome_task.delay,
