@@ -32,22 +32,17 @@ class SlaThresholds(TimerKind):
 
     def claim(self, timers: Sequence[Timer]) -> dict[int, Any]:
         by_id = {timer.pk: timer for timer in timers}
-        owners = dict(
-            SlaClock.objects.filter(timer_id__in=by_id).values_list("timer_id", "incident_id")
-        )
+        # Read without locking: every write to a clock also saves its timer, and the timers are
+        # ours now, so no clock can change under us until this batch commits.
+        found = list(SlaClock.objects.filter(timer_id__in=list(by_id)))
         # An agent acting on an incident holds it: skip it rather than wait with timers held.
         incidents = {
             incident.pk: incident
-            for incident in Incident.objects.filter(pk__in=set(owners.values())).select_for_update(
-                skip_locked=True
-            )
+            for incident in Incident.objects.filter(
+                pk__in={clock.incident_id for clock in found}
+            ).select_for_update(skip_locked=True)
         }
-        # Lock first, then read: the clocks as they are now that their incidents are ours.
-        clocks = list(
-            SlaClock.objects.filter(
-                timer_id__in=[timer for timer, incident in owners.items() if incident in incidents]
-            )
-        )
+        clocks = [clock for clock in found if clock.incident_id in incidents]
         policies = {
             policy.pk: policy
             for policy in SlaPolicy.objects.filter(
