@@ -5,13 +5,11 @@ import os
 import random
 import signal
 import socket
-import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
@@ -26,6 +24,7 @@ from itsm.timers.sweep import sweep
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
 from tests.processes import ChildProcess, celery_beat, celery_worker, child_process_env, free_port
+from tests.timers.sweepers import sweep_in_parallel
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -202,19 +201,7 @@ def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, em
 
 def test_two_sweepers_at_once_and_a_repeated_sweep_fire_each_threshold_once(tenant_a):
     expected = _due_clocks(tenant_a, 500)
-    results = []
-
-    def sweeper() -> None:
-        try:
-            results.append(sweep(batch_size=50).fired)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = sweep_in_parallel(batch_size=50)
     # Thresholds a sweeper skipped (locked by the other) are still due: sweep the rest.
     leftover = sweep(batch_size=50).fired
     assert sum(results) + leftover == expected

@@ -13,6 +13,7 @@ from itsm.timers.kinds import registered
 from itsm.timers.models import Timer, TimerFiring
 from itsm.timers.sweep import sweep
 from tests.timers.kinds import LAST_STEP, Chain, counter_key
+from tests.timers.sweepers import sweep_in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,20 +118,8 @@ def test_busy_subjects_are_skipped_and_fire_on_the_next_sweep(tenant_a):
 def test_two_sweepers_at_once_fire_each_step_once(tenant_a, tenant_b):
     # Given 200 chains in each of two tenants: 2,000 steps to fire
     chains = {tenant_a: make_chains(tenant_a, 200), tenant_b: make_chains(tenant_b, 200)}
-    results: list[int] = []
-
-    def sweeper() -> None:
-        try:
-            results.append(sweep(batch_size=25).fired)
-        finally:
-            connection.close()
-
     # When two sweepers race, and then the sweep is delivered again
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = sweep_in_parallel(batch_size=25)
     leftover = sweep(batch_size=25).fired
 
     # Then the sweepers shared the work without doubling any of it
