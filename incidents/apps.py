@@ -5,3 +5,13 @@ class IncidentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "incidents"
     verbose_name = "Incident management"
+
+    def ready(self) -> None:
+        from incidents.models import IncidentEvent
+        from incidents.notifications import notify_incident_events
+        from itsm.timeline import on_recorded
+
+        # Importing incidents.notifications registers the incident event types with the
+        # notifications engine in every process (web, worker, beat); every batch of incident
+        # events the timeline writes is handed to it in the writer's transaction.
+        on_recorded(IncidentEvent, notify_incident_events)

@@ -69,23 +69,23 @@ def bulk_update_rows[M: models.Model](model: type[M], rows: Sequence[M], fields:
     if connection.vendor != "postgresql":
         model._default_manager.bulk_update(rows, fields)
         return
-    columns = [model._meta.get_field(name) for name in fields]
-    pk = model._meta.pk
-    assert pk is not None
-    casts = [f"%s::{field.db_type(connection)}" for field in [pk, *columns]]  # type: ignore[union-attr]
-    values = ", ".join([f"({', '.join(casts)})"] * len(rows))
-    names = [connection.ops.quote_name(field.column) for field in columns]  # type: ignore[union-attr]
+    concrete = {field.name: field for field in model._meta.concrete_fields}
+    pk, columns = concrete[model._meta.pk.name], [concrete[name] for name in fields]
+    casts = ", ".join(f"%s::{field.db_type(connection)}" for field in [pk, *columns])
+    names = [connection.ops.quote_name(str(field.column)) for field in columns]
     params: list[Any] = []
     for row in rows:
         params.append(row.pk)
         params += [
             field.get_db_prep_value(getattr(row, field.attname), connection) for field in columns
-        ]  # type: ignore[union-attr]
+        ]
     assignments = ", ".join(f"{name} = v.{name}" for name in names)
     table = connection.ops.quote_name(model._meta.db_table)
+    key = connection.ops.quote_name(str(pk.column))
+    values = ", ".join([f"({casts})"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) "  # noqa: S608
-            f"AS v(id, {', '.join(names)}) WHERE t.{connection.ops.quote_name(pk.column)} = v.id",
+            f"AS v(id, {', '.join(names)}) WHERE t.{key} = v.id",
             params,
         )

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "itsm.tenancy",
     "itsm.catalog",
     "itsm.calendars",
+    "itsm.notifications",
     "itsm.timers",
     "itsm.web",
     "itsm.api",
@@ -245,6 +246,21 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The timer sweep fires SLA warnings and breaches and every other kind of timer.
 TIMER_SWEEP_INTERVAL = env.float("TIMER_SWEEP_INTERVAL", default=5.0)  # seconds
 TIMER_SWEEP_BATCH = env.int("TIMER_SWEEP_BATCH", default=500)  # timers per transaction
+# Notifications: the outbox sweep finds pending deliveries whose time has come (enqueue lost,
+# worker died, retry due); a failed attempt is retried after base, 2 × base, 4 × base ... seconds
+# (capped), and the delivery fails for good after the last attempt. A worker's claim on a batch
+# lasts NOTIFICATIONS_LEASE seconds: longer than sending a batch takes, so a mail server that
+# hangs gives up (EMAIL_TIMEOUT, per SMTP operation) well before the lease runs out.
+NOTIFICATIONS_SWEEP_INTERVAL = env.float("NOTIFICATIONS_SWEEP_INTERVAL", default=5.0)  # seconds
+NOTIFICATIONS_DELIVERY_BATCH = env.int("NOTIFICATIONS_DELIVERY_BATCH", default=50)
+NOTIFICATIONS_DELIVERY_MAX_BATCHES = env.int("NOTIFICATIONS_DELIVERY_MAX_BATCHES", default=20)
+NOTIFICATIONS_LEASE = env.float("NOTIFICATIONS_LEASE", default=300.0)  # seconds
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_RETRY_BASE = env.float("NOTIFICATIONS_RETRY_BASE", default=30.0)  # seconds
+NOTIFICATIONS_RETRY_MAX_DELAY = env.float("NOTIFICATIONS_RETRY_MAX_DELAY", default=3600.0)
+# The domain of the Message-ID of notification e-mails; empty: DEFAULT_FROM_EMAIL's domain.
+NOTIFICATIONS_MESSAGE_ID_DOMAIN = env.str("NOTIFICATIONS_MESSAGE_ID_DOMAIN", default="")
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)  # seconds
 CELERY_BEAT_SCHEDULE = {
     "sweep-timers": {
         "task": "itsm.timers.tasks.sweep_timers_task",
@@ -254,6 +270,11 @@ CELERY_BEAT_SCHEDULE = {
     "close-resolved-incidents": {
         "task": "incidents.tasks.schedule_incident_auto_close_task",
         "schedule": env.int("INCIDENT_AUTO_CLOSE_INTERVAL", default=15 * 60),
+    },
+    "deliver-pending-notifications": {
+        "task": "itsm.notifications.tasks.schedule_notification_delivery_task",
+        "schedule": NOTIFICATIONS_SWEEP_INTERVAL,
+        "options": {"expires": max(NOTIFICATIONS_SWEEP_INTERVAL * 2, 10)},
     },
     "purge-expired-sessions": {
         "task": "itsm.tenancy.tasks.purge_expired_sessions_task",

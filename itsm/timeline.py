@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.db import models
@@ -82,7 +82,7 @@ def timeline_write[E: TimelineEvent](events: Sequence[E]) -> list[E]:
     if not events:
         return []
     model = type(events[0])
-    written = model.objects.bulk_create(events)
+    written = cast(list[E], model.objects.bulk_create(events))
     for handler in _handlers[model]:
         handler(written)
     return written

@@ -11,11 +11,13 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 from django.db.models import Model
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from incidents.models import Incident, SlaPolicy
 from itsm.calendars.models import BusinessCalendar
 from itsm.catalog.models import Category, Service
+from itsm.notifications.models import Delivery, Notification, NotificationPreference
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
@@ -143,6 +145,39 @@ class SlaPolicyFactory(TenantOwnedFactory[SlaPolicy]):
     resolution_target = timedelta(hours=8)
 
 
+class NotificationFactory(TenantOwnedFactory[Notification]):
+    class Meta:
+        model = Notification
+
+    event_type = "incident.assigned"
+    title = factory.Sequence(lambda n: f"Notification {n}")
+    body = "Something happened."
+    reference = factory.Sequence(lambda n: f"INC-{n:06d}")
+
+
+class DeliveryFactory(TenantOwnedFactory[Delivery]):
+    """An in-app item, delivered (as publishing writes it) and unread."""
+
+    class Meta:
+        model = Delivery
+
+    notification = factory.SubFactory(NotificationFactory, tenant=factory.SelfAttribute("..tenant"))
+    channel = "in_app"
+    user = factory.LazyAttribute(lambda obj: MembershipFactory(tenant=obj.tenant).user)
+    status = "delivered"
+    delivered_at = factory.LazyFunction(timezone.now)
+
+
+class NotificationPreferenceFactory(TenantOwnedFactory[NotificationPreference]):
+    class Meta:
+        model = NotificationPreference
+
+    user = factory.LazyAttribute(lambda obj: MembershipFactory(tenant=obj.tenant).user)
+    event_type = "incident.assigned"
+    channel = "email"
+    is_enabled = False
+
+
 FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Membership: MembershipFactory,
     Team: TeamFactory,
@@ -152,4 +187,6 @@ FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Incident: IncidentFactory,
     BusinessCalendar: BusinessCalendarFactory,
     SlaPolicy: SlaPolicyFactory,
+    Delivery: DeliveryFactory,
+    NotificationPreference: NotificationPreferenceFactory,
 }

@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -76,12 +78,20 @@ def celery(*args: str, env: dict[str, str], log: Path) -> ChildProcess:
     return ChildProcess([sys.executable, "-m", "celery", "-A", "itsm", *args], env, log)
 
 
-def celery_worker(env: dict[str, str], log: Path, *, include: str = "") -> ChildProcess:
-    """A prefork worker with two processes, as production runs it; `include` names extra
-    modules to import (a test-only timer kind, say)."""
+def celery_worker(
+    env: dict[str, str], log: Path, *, include: str = "", concurrency: int = 2
+) -> ChildProcess:
+    """A prefork worker with two processes (by default), as production runs it; `include`
+    names extra modules to import (a test-only timer kind, say)."""
     extra = [f"--include={include}"] if include else []
     return celery(
-        "worker", "--pool=prefork", "--concurrency=2", "--loglevel=INFO", *extra, env=env, log=log
+        "worker",
+        "--pool=prefork",
+        f"--concurrency={concurrency}",
+        "--loglevel=INFO",
+        *extra,
+        env=env,
+        log=log,
     )
 
 
@@ -97,3 +107,33 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def redis_server(port: int, folder: Path, log: Path) -> ChildProcess:
+    """A broker of the test's own, without persistence: killing it loses every queued message."""
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += ["--appendonly", "no", "--dir", str(folder)]
+    return ChildProcess(args, dict(os.environ), log)
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, *processes: ChildProcess
+) -> float:
+    """Poll until `predicate()` holds and return the seconds it took; on timeout fail the test
+    with the processes' recent output."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            logs = "\n".join(process.output()[-4000:] for process in processes)
+            raise AssertionError(f"{what} within {timeout} s\n{logs}")
+        time.sleep(0.1)
+    return time.monotonic() - started

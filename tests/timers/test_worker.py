@@ -22,7 +22,7 @@ KIND_MODULE = "tests.timers.kinds"
 
 def _count(model, **filters) -> int:
     with rls.platform_scope():
-        return model._default_manager.filter(**filters).count()
+        return int(model._default_manager.filter(**filters).count())
 
 
 def _wait(predicate, timeout: float, what: str, worker) -> None:

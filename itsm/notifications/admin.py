@@ -1,0 +1,134 @@
+"""Platform administration of the outbox: read-only notifications and deliveries, a retry
+action for the ones that failed, and the tenants' default preferences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from itsm.admin_site import TenantConfigAdmin
+from itsm.notifications import services
+from itsm.notifications.models import Delivery, Notification, NotificationPreference
+
+
+class ReadOnlyAdmin[M: Any](admin.ModelAdmin[M]):
+    """Rows written by the engine only: staff look, filter and act through services."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryInline(admin.TabularInline[Delivery, Notification]):
+    model = Delivery
+    fields = readonly_fields = (
+        "channel",
+        "user",
+        "address",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+        "read_at",
+    )
+    extra = 0
+    can_delete = False
+    ordering = ["channel", "id"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        return super().get_queryset(request).select_related("user")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin[Notification]):
+    list_display = ["title", "event_type", "reference", "tenant", "created_at"]
+    list_filter = ["tenant", "event_type"]
+    list_select_related = ["tenant"]
+    search_fields = ["title", "reference"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = ("tenant", "event_type", "title", "body", "link", "reference")
+    inlines = [DeliveryInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin[Delivery]):
+    list_display = [
+        "id",
+        "notification",
+        "channel",
+        "recipient_display",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+        "tenant",
+    ]
+    list_filter = ["status", "channel", "tenant"]
+    list_select_related = ["tenant", "notification", "user"]
+    search_fields = ["address", "notification__reference", "notification__title", "last_error"]
+    fields = readonly_fields = (
+        "tenant",
+        "notification",
+        "channel",
+        "user",
+        "address",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "claimed_until",
+        "delivered_at",
+        "read_at",
+        "created_at",
+    )
+    actions = ["retry"]
+
+    @admin.display(description="recipient")
+    def recipient_display(self, delivery: Delivery) -> str:
+        return delivery.address or str(delivery.user)
+
+    @admin.action(
+        description="Retry the selected deliveries (not those already delivered)",
+        permissions=["retry"],
+    )
+    def retry(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        selected = list(queryset.values_list("pk", flat=True))
+        retried = services.delivery_retry(delivery_ids=selected)
+        skipped = len(selected) - retried
+        self.message_user(
+            request,
+            f"{retried} deliveries queued again"
+            + (f"; {skipped} delivered or being sent were left alone." if skipped else "."),
+            messages.SUCCESS if retried else messages.WARNING,
+        )
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # The rows are read-only here; retrying through the service is the one write staff do.
+        return bool(request.user.is_active and request.user.is_staff)
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(TenantConfigAdmin):
+    """Tenant defaults (no user) and users' own choices."""
+
+    list_display = ["event_type", "channel", "is_enabled", "user", "tenant"]
+    list_filter = ["tenant", "channel", "is_enabled"]
+    list_select_related = ["tenant", "user"]
+    search_fields = ["event_type"]
+    raw_id_fields = ["user"]
