@@ -86,6 +86,9 @@ class _Names:
 
 def _notify_tenant(tenant_id: int, events: list[IncidentEvent]) -> None:
     incidents = _incidents(tenant_id, events)
+    events = [event for event in events if _may_tell_someone(event, incidents[event.incident_id])]
+    if not events:
+        return  # incidents nobody works yet (a sweep over fresh ones): nothing more to read
     teams = Q(pk__in={incident.assignment_team_id for incident in incidents.values()} - {None})
     if any(_needs_management(event) for event in events):
         teams |= Q(kind=TeamKind.MANAGEMENT)
@@ -117,6 +120,15 @@ def _incidents(tenant_id: int, events: list[IncidentEvent]) -> dict[int, Inciden
     if missing:
         incidents.update(Incident.objects.for_tenant(tenant_id).in_bulk(missing))
     return incidents
+
+
+def _may_tell_someone(event: IncidentEvent, incident: Incident) -> bool:
+    return bool(
+        incident.assignee_id
+        or incident.assignment_team_id
+        or incident.commander_id
+        or _needs_management(event)
+    )
 
 
 def _people_of(incident: Incident) -> tuple[int | None, int | None]:

@@ -328,7 +328,13 @@ def record_thresholds(
         [
             IncidentEvent(
                 tenant_id=clock.tenant_id,
-                incident_id=clock.incident_id,
+                # The loaded incident if the caller has it: whoever handles the events (the
+                # notifications) then need not read it again.
+                **(
+                    {"incident": clock.incident}
+                    if SlaClock.incident.is_cached(clock)
+                    else {"incident_id": clock.incident_id}
+                ),
                 kind=EventKind.SLA,
                 data={
                     "clock": clock.kind,

@@ -62,18 +62,20 @@ class SlaThresholds(TimerKind):
 
     def fire(self, firings: Sequence[Firing], *, now: datetime) -> None:
         schedules = sla.Schedules()
-        clocks: list[SlaClock] = []
+        changed: list[SlaClock] = []
         for firing in firings:
             clock: SlaClock = firing.subject
+            before = (clock.breached_at, clock.due_at)
             if firing.step == BREACH:
                 clock.breached_at = clock.breached_at or firing.due_at
             thresholds = clock.policy.thresholds()
             fired = [t for t in thresholds if t <= firing.step]
             if clock.running_since is not None and len(fired) < len(thresholds):
                 sla.plan(clock, schedules.of(clock.policy), fired)
-            clock.updated_at = now
-            clocks.append(clock)
-        bulk_update_rows(SlaClock, clocks, ["breached_at", "due_at", "updated_at"])
+            if (clock.breached_at, clock.due_at) != before:  # a warning changes only the timer
+                clock.updated_at = now
+                changed.append(clock)
+        bulk_update_rows(SlaClock, changed, ["breached_at", "due_at", "updated_at"])
         new = [firing for firing in firings if firing.is_new]
         sla.record_thresholds([(firing.subject, firing.step) for firing in new])
         breached = [firing.subject for firing in new if firing.step == BREACH]
