@@ -27,7 +27,7 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
-from itsm.admin_site import ServiceBackedAdmin, TenantConfigAdmin
+from itsm.admin_site import ReadOnlyAdminMixin, ServiceBackedAdmin, TenantConfigAdmin
 from itsm.errors import DomainError
 from itsm.tenancy.models import Team
 
@@ -76,7 +76,7 @@ class IncidentActionForm(forms.Form):
         self.fields["commander"].queryset = users  # type: ignore[attr-defined]
 
 
-class IncidentEventInline(admin.TabularInline[IncidentEvent, Incident]):
+class IncidentEventInline(ReadOnlyAdminMixin, admin.TabularInline[IncidentEvent, Incident]):
     model = IncidentEvent
     readonly_fields = [
         "created_at",
@@ -93,14 +93,8 @@ class IncidentEventInline(admin.TabularInline[IncidentEvent, Incident]):
     can_delete = False
     ordering = ["created_at", "id"]
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class SlaClockInline(admin.TabularInline[SlaClock, Incident]):
+class SlaClockInline(ReadOnlyAdminMixin, admin.TabularInline[SlaClock, Incident]):
     """The incident's SLA clocks, as the engine keeps them: read-only."""
 
     model = SlaClock
@@ -122,15 +116,6 @@ class SlaClockInline(admin.TabularInline[SlaClock, Incident]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SlaClock]:
         return super().get_queryset(request).select_related("policy")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Incident)

@@ -36,6 +36,20 @@ class PlatformAdminSite(admin.AdminSite):
         return super().admin_view(platform_scoped, cacheable)
 
 
+class ReadOnlyAdminMixin:
+    """For rows that only code writes (timelines, timers, deliveries, counters): staff look and
+    filter, and act through services where they may act at all; they never edit a row."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class TenantAdminForm(forms.ModelForm[Any]):
     """Validates the (tenant, …) constraints too when the tenant is read-only on the page.
 

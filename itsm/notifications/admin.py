@@ -3,31 +3,16 @@ action for the ones that failed, and the tenants' default preferences."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from itsm.admin_site import TenantConfigAdmin
+from itsm.admin_site import ReadOnlyAdminMixin, TenantConfigAdmin
 from itsm.notifications import services
 from itsm.notifications.models import Delivery, Notification, NotificationPreference
 
 
-class ReadOnlyAdmin[M: Any](admin.ModelAdmin[M]):
-    """Rows written by the engine only: staff look, filter and act through services."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class DeliveryInline(admin.TabularInline[Delivery, Notification]):
+class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline[Delivery, Notification]):
     model = Delivery
     fields = readonly_fields = (
         "channel",
@@ -47,15 +32,9 @@ class DeliveryInline(admin.TabularInline[Delivery, Notification]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).select_related("user")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin[Notification]):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Notification]):
     list_display = ["title", "event_type", "reference", "tenant", "created_at"]
     list_filter = ["tenant", "event_type"]
     list_select_related = ["tenant"]
@@ -66,7 +45,7 @@ class NotificationAdmin(ReadOnlyAdmin[Notification]):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin[Delivery]):
+class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Delivery]):
     list_display = [
         "id",
         "notification",

@@ -8,7 +8,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
-from itsm.admin_site import ServiceBackedAdmin, TenantAdminForm
+from itsm.admin_site import ReadOnlyAdminMixin, ServiceBackedAdmin, TenantAdminForm
 from itsm.tenancy import services
 from itsm.tenancy.models import Membership, Team, Tenant, TenantCounter
 from itsm.tenancy.selectors import users_outside_tenant
@@ -115,18 +115,9 @@ class TeamAdmin(ServiceBackedAdmin[Team]):
 
 
 @admin.register(TenantCounter)
-class TenantCounterAdmin(admin.ModelAdmin[TenantCounter]):
+class TenantCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[TenantCounter]):
     """Read-only: numbers are handed out by the services, never edited."""
 
     list_display = ["tenant", "key", "last_value", "updated_at"]
     list_filter = ["tenant", "key"]
     list_select_related = ["tenant"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

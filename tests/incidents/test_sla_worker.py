@@ -1,12 +1,11 @@
 """The SLA sweep through real processes: a Celery worker and beat on Redis and PostgreSQL,
 including workers killed mid-sweep, redelivered sweeps and sweepers running side by side."""
 
-import os
 import random
 import signal
-import socket
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -23,24 +22,27 @@ from itsm.timers.models import Timer, TimerFiring
 from itsm.timers.sweep import sweep
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
-from tests.processes import ChildProcess, celery_beat, celery_worker, child_process_env, free_port
+from tests.processes import (
+    celery_beat,
+    celery_worker,
+    child_process_env,
+    free_port,
+    redis_answers,
+    redis_server,
+    wait_until,
+)
 from tests.timers.sweepers import sweep_in_parallel
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _wait(predicate, timeout: float, what: str, *processes) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            logs = "\n".join(process.output()[-4000:] for process in processes)
-            pytest.fail(f"{what} within {timeout} s\n{logs}")
-        time.sleep(0.2)
-
-
 def _count(model: type[Model], **filters: Any) -> int:
     with rls.platform_scope():
         return model._default_manager.filter(**filters).count()
+
+
+def _fired_more_than(before: int) -> bool:
+    return _count(TimerFiring) > before
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def test_worker_and_beat_fire_warnings_and_breach_once_and_escalate(desk, tmp_pa
     beat = celery_beat(env, tmp_path)
     try:
         # When the clocks run out while nobody looks
-        _wait(
+        wait_until(
             lambda: _count(TimerFiring, step=100) == 3,
             45,
             "three breaches",
@@ -168,8 +170,8 @@ def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, em
             for _ in range(3):
                 app.send_task("itsm.timers.tasks.sweep_timers_task")
             # Once this worker has made progress, kill it within a fraction of a second.
-            _wait(
-                lambda before=before: _count(TimerFiring) > before,
+            wait_until(
+                partial(_fired_more_than, before),
                 60,
                 "the worker to start sweeping",
                 worker,
@@ -189,7 +191,7 @@ def test_killed_workers_lose_no_threshold_and_double_none(tenant_a, tmp_path, em
             app.send_task("itsm.timers.tasks.sweep_timers_task")
             return _count(Timer, fire_at__isnull=False) == 0
 
-        _wait(done, 90, "all thresholds fired", worker)
+        wait_until(done, 90, "all thresholds fired", worker)
         time.sleep(1)
     finally:
         worker.stop()
@@ -212,20 +214,7 @@ def test_two_sweepers_at_once_and_a_repeated_sweep_fire_each_threshold_once(tena
 def test_a_broker_restart_mid_sweep_loses_nothing_and_doubles_nothing(tenant_a, tmp_path):
     # Given a broker of this test's own (so restarting it disturbs nobody else)
     port = free_port()
-    broker_args = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-    broker = ChildProcess(broker_args, dict(os.environ), tmp_path / "redis-1.log")
+    broker = redis_server(port, tmp_path, tmp_path / "redis-1.log")
     url = f"redis://127.0.0.1:{port}/0"
     expected = _due_clocks(tenant_a, 500)
     env = child_process_env(
@@ -233,21 +222,21 @@ def test_a_broker_restart_mid_sweep_loses_nothing_and_doubles_nothing(tenant_a, 
     )
     worker = beat = None
     try:
-        _wait(lambda: _redis_answers(port), 10, "the test broker to start", broker)
+        wait_until(lambda: redis_answers(port), 10, "the test broker to start", broker)
         worker = celery_worker(env, tmp_path / "worker.log")
         beat = celery_beat(env, tmp_path)
-        _wait(lambda: _count(TimerFiring) > 0, 60, "sweeping to begin", worker, beat)
+        wait_until(lambda: _count(TimerFiring) > 0, 60, "sweeping to begin", worker, beat)
 
         # When the broker dies mid-sweep, losing every queued message, and comes back
         broker.signal(signal.SIGKILL)
         broker.process.wait(timeout=10)
         fired_while_down = _count(TimerFiring)
         time.sleep(2)
-        broker = ChildProcess(broker_args, dict(os.environ), tmp_path / "redis-2.log")
-        _wait(lambda: _redis_answers(port), 10, "the test broker to restart", broker)
+        broker = redis_server(port, tmp_path, tmp_path / "redis-2.log")
+        wait_until(lambda: redis_answers(port), 10, "the test broker to restart", broker)
 
         # Then beat and the worker reconnect and finish the work, each threshold once
-        _wait(
+        wait_until(
             lambda: _count(Timer, fire_at__isnull=False) == 0,
             90,
             "all thresholds fired after the restart",
@@ -263,15 +252,6 @@ def test_a_broker_restart_mid_sweep_loses_nothing_and_doubles_nothing(tenant_a, 
     _assert_each_fired_once(expected)
 
 
-def _redis_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 def test_the_same_sweep_delivered_twice_to_parallel_worker_processes_fires_once(
     tenant_a, tmp_path, empty_broker
 ):
@@ -283,13 +263,13 @@ def test_the_same_sweep_delivered_twice_to_parallel_worker_processes_fires_once(
         # picked up by two worker processes at once.
         for _ in range(4):
             app.send_task("itsm.timers.tasks.sweep_timers_task", task_id="one-sweep")
-        _wait(
+        wait_until(
             lambda: _count(Timer, fire_at__isnull=False) == 0,
             60,
             "the duplicated sweeps to finish",
             worker,
         )
-        _wait(
+        wait_until(
             lambda: worker.output().count("succeeded in") >= 4,
             30,
             "all four deliveries to run",

@@ -4,13 +4,14 @@ delivered many times lose no step and double none."""
 import random
 import signal
 import time
+from functools import partial
 
 import pytest
 
 from itsm.celery import app
 from itsm.tenancy import rls
 from itsm.timers.models import Timer, TimerFiring
-from tests.processes import celery_worker, child_process_env
+from tests.processes import celery_worker, child_process_env, wait_until
 from tests.timers.kinds import LAST_STEP
 from tests.timers.test_engine import assert_each_step_fired_and_acted_once, make_chains
 
@@ -25,12 +26,8 @@ def _count(model, **filters) -> int:
         return int(model._default_manager.filter(**filters).count())
 
 
-def _wait(predicate, timeout: float, what: str, worker) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {timeout} s\n{worker.output()[-4000:]}")
-        time.sleep(0.1)
+def _fired_more_than(before: int) -> bool:
+    return _count(TimerFiring) > before
 
 
 @pytest.fixture
@@ -54,7 +51,7 @@ def test_killed_workers_and_repeated_sweeps_fire_each_step_once(tenant_a, tmp_pa
         try:
             for _ in range(3):
                 app.send_task(SWEEP)
-            _wait(lambda before=before: _count(TimerFiring) > before, 60, "progress", worker)
+            wait_until(partial(_fired_more_than, before), 60, "progress", worker)
             time.sleep(rng.uniform(0.0, 0.2))
         finally:
             worker.signal(signal.SIGKILL)
@@ -71,7 +68,7 @@ def test_killed_workers_and_repeated_sweeps_fire_each_step_once(tenant_a, tmp_pa
             app.send_task(SWEEP)
             return _count(Timer, fire_at__isnull=False) == 0
 
-        _wait(done, 90, "every step fired", worker)
+        wait_until(done, 90, "every step fired", worker)
         time.sleep(1)
     finally:
         worker.stop()
