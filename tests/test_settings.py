@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 PROJECT_DIR = Path(settings.BASE_DIR)
+STRONG_KEY = "k3Y-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOP"
 # Everything settings read that decides what the product connects to.
 CONFIGURED = (
     "DEBUG",
@@ -89,7 +90,7 @@ def test_without_debug_an_empty_secret_counts_as_missing(tmp_path):
 def test_a_dotenv_file_fills_in_what_the_environment_leaves_unset(tmp_path):
     database = tmp_path / "from-the-file.sqlite3"
     env_file = tmp_path / "custom.env"
-    env_file.write_text(f"SECRET_KEY=from-the-file\nDATABASE_URL=sqlite:///{database}\n")
+    env_file.write_text(f"SECRET_KEY={STRONG_KEY}\nDATABASE_URL=sqlite:///{database}\n")
 
     result = _boot(tmp_path, DEBUG="false", ITSM_ENV_FILE=str(env_file))
 
@@ -126,3 +127,84 @@ def test_with_debug_and_nothing_else_set_it_boots_on_sqlite_and_the_filesystem_b
     for key, folder in folders.items():
         assert folder.parent == tmp_path / "broker", key
         assert folder.is_dir(), key
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "a-secret",  # short
+        "x" * 60,  # long, but hardly random
+        "django-insecure-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF",  # Django's dev key
+        "change-me-to-a-long-random-string-change-me-to-a-long-random",  # the example's
+    ],
+)
+def test_without_debug_a_weak_secret_stops_the_start(tmp_path, weak):
+    result = _boot(
+        tmp_path,
+        DEBUG="false",
+        SECRET_KEY=weak,
+        DATABASE_URL="postgres://itsm_app@127.0.0.1:5432/itsm",
+    )
+
+    assert result.returncode == 1
+    assert "SECRET_KEY is too weak for DEBUG off" in result.stderr
+
+
+def test_with_debug_any_secret_will_do(tmp_path):
+    result = _boot(tmp_path, DEBUG="true", SECRET_KEY="x")
+
+    assert result.returncode == 0, result.stderr
+
+
+def _example_settings() -> dict[str, str]:
+    """The production settings of .env.example, with a real secret in place of the example's."""
+    values = {}
+    for line in (PROJECT_DIR / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _sep, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    values["SECRET_KEY"] = STRONG_KEY
+    return values
+
+
+def test_the_deployment_check_passes_with_the_example_production_settings(tmp_path):
+    # Given the settings .env.example recommends for production, HSTS turned on as it advises
+    variables = _example_settings() | {
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+        "SECURE_HSTS_PRELOAD": "true",
+    }
+    env = {key: value for key, value in os.environ.items() if key not in CONFIGURED}
+    env.update(variables, ITSM_ENV_FILE=str(tmp_path / "no.env"), STATIC_ROOT=str(tmp_path))
+
+    # When Django's deployment check runs on them
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    # Then it finds nothing to warn about
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_production_server_loads_the_application(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in CONFIGURED}
+    env.update(_example_settings(), ITSM_ENV_FILE=str(tmp_path / "no.env"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "--config", "gunicorn.conf.py"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
