@@ -1,6 +1,8 @@
 """Schema invariants over every tenant table, read from PostgreSQL's catalogue: a tenant table
 added later is checked without anyone editing this file."""
 
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -10,10 +12,10 @@ from tests.factories import FACTORIES
 pytestmark = pytest.mark.django_db
 
 
-def _rows(sql: str, params: list[object] | None = None) -> list[tuple]:
+def _rows(sql: str, params: list[str] | None = None) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def _tenant_tables() -> set[str]:
