@@ -27,10 +27,13 @@ from incidents.choices import (
     SlaClockKind,
     Urgency,
 )
+from itsm.audit.tracking import audited
 from itsm.tenancy.models import NumberedModel, TenantOwnedModel
 from itsm.timeline import TimelineEvent
 
 
+# version is the ETag counter and sla_due_at a derived summary the SLA engine rewrites.
+@audited(exclude=["version", "sla_due_at"])
 class Incident(NumberedModel):
     """An unplanned interruption or degradation of a service, from report to closure.
 
@@ -159,7 +162,12 @@ class Incident(NumberedModel):
 
     @property
     def etag(self) -> str:
-        return f'"{self.pk}-{self.version}"'
+        """`"INC-000042-7"`: the tenant's own reference and the version, both in the body anyway.
+
+        Never the primary key: it counts every tenant's incidents, so it would tell one tenant
+        how busy the deployment is.
+        """
+        return f'"{self.reference}-{self.version}"'
 
 
 class IncidentEvent(TimelineEvent):
@@ -183,6 +191,7 @@ class IncidentEvent(TimelineEvent):
         return f"{self.get_kind_display()} on {self.incident_id}"
 
 
+@audited()
 class PriorityMatrixCell(TenantOwnedModel):
     """A tenant's override of one impact × urgency cell of the default priority matrix."""
 
@@ -202,6 +211,7 @@ class PriorityMatrixCell(TenantOwnedModel):
         return f"impact {self.impact} × urgency {self.urgency} → {self.priority}"
 
 
+@audited()
 class PriorityLabel(TenantOwnedModel):
     """A tenant's own name and meaning for a priority level (default: SEV1 … SEV4)."""
 
@@ -219,6 +229,7 @@ class PriorityLabel(TenantOwnedModel):
         return self.label
 
 
+@audited()
 class IncidentSettings(TenantOwnedModel):
     """A tenant's incident policy: how long a resolved incident may be reopened, when it closes."""
 
@@ -252,6 +263,7 @@ def _default_pause_reasons() -> list[str]:
     return list(DEFAULT_PAUSE_HOLD_REASONS)
 
 
+@audited()
 class SlaPolicy(TenantOwnedModel):
     """Response and resolution targets for the incidents it matches (first match by order).
 

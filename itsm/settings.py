@@ -5,10 +5,12 @@ Celery broker under `var/`. Production points DATABASE_URL at PostgreSQL and CEL
 Redis. With DEBUG off, a missing secret stops the process at start with a clear message.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 import environ
+import pghistory
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -58,6 +60,9 @@ INSTALLED_APPS = [
     "itsm.timers",
     "itsm.web",
     "itsm.api",
+    "itsm.accounts",
+    # After tenancy: its post_migrate revokes what tenancy grants on the audit tables.
+    "itsm.audit",
     # Domain apps, in dependency order.
     "incidents",
     "problems",
@@ -71,12 +76,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
     "django_celery_beat",
+    "pgtrigger",
+    "pghistory",
 ]
 
 MIDDLEWARE = [
@@ -89,8 +97,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who and which request, on every audit event written during the request (itsm/audit).
+    "itsm.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a log-in refused by the lockout into the lockout page (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "itsm.urls"
@@ -113,6 +125,8 @@ TEMPLATES = [
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username + address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -164,6 +178,13 @@ SECURE_CSP = {
 }
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind that proxy, the addresses it connects from (the ones gunicorn trusts) may name the client
+# in X-Forwarded-For, which login throttling counts against; without a proxy nobody may.
+TRUSTED_PROXY_IPS: list[str] = (
+    env.list("GUNICORN_FORWARDED_ALLOW_IPS", default=["127.0.0.1"])
+    if env.bool("SECURE_PROXY_SSL_HEADER", default=False)
+    else []
+)
 
 # --- Database ----------------------------------------------------------------------------------
 # DATABASE_URL is the application's role: on PostgreSQL it owns no table and is not a superuser,
@@ -207,13 +228,16 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # `Authorization: Token <key>`, hashed knox tokens (itsm/accounts).
+        "itsm.accounts.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Fail closed: every view must say who may use it.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bodies are bounded in size (413) and JSON in depth (400) before a view reads them.
+    "DEFAULT_PARSER_CLASSES": ["itsm.api.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "itsm.api.parsers.BoundedContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -309,10 +333,41 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": NOTIFICATIONS_SWEEP_INTERVAL,
         "options": {"expires": max(NOTIFICATIONS_SWEEP_INTERVAL * 2, 10)},
     },
+    "purge-expired-credentials": {
+        "task": "itsm.accounts.tasks.purge_expired_credentials_task",
+        "schedule": 24 * 60 * 60,
+    },
     "purge-expired-sessions": {
         "task": "itsm.tenancy.tasks.purge_expired_sessions_task",
         "schedule": 6 * 60 * 60,
     },
+}
+
+# --- Audit (django-pghistory) -----------------------------------------------------------------
+# Snapshots of foreign keys in the event tables are plain columns: the audit indexes its own
+# (tenant, time) and (object, time) pairs, and an index per snapshotted key would only slow writes.
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+
+# --- Sign-in: login throttling (django-axes) and API tokens (django-rest-knox) ----------------
+# docs/security.md. Failures are counted per username *and* client address: one address cannot
+# guess one user's password, and one attacker cannot lock out every user behind a shared NAT.
+# A locked-out pair is refused even with the right password until the cool-off has passed; a
+# failure during the lock starts the cool-off again; a successful log-in clears the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "itsm.accounts.throttling.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "itsm.accounts.throttling.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, and whether the lock refused it
+AXES_ENABLE_ADMIN = False  # itsm/accounts/admin.py registers read-only admins instead
+# Successful and failed log-in records older than this are deleted by the daily purge.
+LOGIN_LOG_RETENTION_DAYS = env.int("LOGIN_LOG_RETENTION_DAYS", default=90)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=30)),
+    "TOKEN_LIMIT_PER_USER": env.int("API_TOKEN_LIMIT_PER_USER", default=20),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 
 # --- Guardian ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ tenant_api_patterns = [
     path("", include("itsm.catalog.api.urls")),
     path("", include("itsm.calendars.api.urls")),
     path("", include("itsm.notifications.api.urls")),
+    path("", include("itsm.audit.api.urls")),
     path("", include("incidents.api.urls")),
 ]
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connections
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from itsm.tenancy import rls
@@ -93,14 +94,13 @@ def admin_b(tenant_b: Tenant, make_member: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def api_client() -> Callable[[Any], APIClient]:
-    """api_client(user) -> a client authenticated with the user's API token."""
-    from rest_framework.authtoken.models import Token
+    """api_client(user) -> a client authenticated with an API token of the user."""
 
     def make(user: Any = None) -> APIClient:
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _, key = AuthToken.objects.create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return make

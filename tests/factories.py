@@ -15,6 +15,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from incidents.models import Incident, SlaPolicy
+from itsm.audit.models import AuditEvent
 from itsm.calendars.models import BusinessCalendar
 from itsm.catalog.models import Category, Service
 from itsm.notifications.models import Delivery, Notification, NotificationPreference
@@ -178,6 +179,20 @@ class NotificationPreferenceFactory(TenantOwnedFactory[NotificationPreference]):
     is_enabled = False
 
 
+class AuditEventFactory(DjangoModelFactory[AuditEvent]):
+    """An audit event: the database's record of a team being created in the tenant."""
+
+    class Meta:
+        model = AuditEvent
+
+    @classmethod
+    def _create(cls, model_class: type[AuditEvent], *args: Any, **kwargs: Any) -> AuditEvent:
+        tenant = kwargs["tenant"]
+        team = TeamFactory(tenant=tenant)
+        with rls.tenant_scope(tenant.pk):
+            return AuditEvent.objects.get(model="tenancy.team", object_id=team.pk)
+
+
 FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Membership: MembershipFactory,
     Team: TeamFactory,
@@ -189,4 +204,5 @@ FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     SlaPolicy: SlaPolicyFactory,
     Delivery: DeliveryFactory,
     NotificationPreference: NotificationPreferenceFactory,
+    AuditEvent: AuditEventFactory,
 }

@@ -2,7 +2,7 @@ from django_filters import rest_framework as filters
 
 from incidents.choices import IncidentSource, IncidentStatus, Priority
 from incidents.models import Incident
-from itsm.api.filters import tenant_queryset
+from itsm.api.filters import UtcDateTimeFilter, tenant_queryset
 from itsm.catalog.models import Category, Service
 from itsm.tenancy.models import Team
 
@@ -25,10 +25,10 @@ class IncidentFilterSet(filters.FilterSet):
     )
     is_major = filters.BooleanFilter()
     breached = filters.BooleanFilter(field_name="sla_breached", label="An SLA clock breached")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    resolved_after = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
-    resolved_before = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    resolved_after = UtcDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = UtcDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
 
     class Meta:
         model = Incident

@@ -32,7 +32,10 @@ def _slug(**kwargs: Any) -> Any:
 
 
 def _username(**kwargs: Any) -> Any:
-    return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
+    # help_text: the User model's own ("Required. 150 characters…") is about its form.
+    return serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="The user's username.", **kwargs
+    )
 
 
 class SlaClockSerializer(serializers.ModelSerializer[SlaClock]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -26,6 +27,9 @@ from itsm.api.views import (
     TenantReadOnlyViewSet,
     TenantUpdateMixin,
 )
+from itsm.audit.api.serializers import AuditEventSerializer
+from itsm.audit.api.views import AuditPagination
+from itsm.audit.selectors import object_history
 from itsm.errors import PreconditionFailedError
 from itsm.tenancy.choices import ADMIN_ROLES, ALL_ROLES, STAFF_ROLES, MembershipRole
 from itsm.tenancy.models import Tenant, parse_reference
@@ -43,7 +47,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
     serializer_class = s.IncidentReadSerializer
     lookup_field = "number"
     lookup_url_kwarg = "reference"
-    lookup_value_regex = r"[A-Za-z]+-\d+|\d+"
+    # Grouped, so the schema's pattern (anchored as ^…$) matches the whole value.
+    lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
     filterset_class = IncidentFilterSet
     search_fields = ["title", "description"]
     # sla_due_at: the earliest due time of a running SLA clock ("due soonest" first).
@@ -67,6 +72,23 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
         "declare_major": s.DeclareMajorInputSerializer,
         "stakeholder_update": s.CommentInputSerializer,
     }
+    # The writes whose If-Match is checked (a 412 when stale); appends and creates take none.
+    if_match_actions = frozenset(
+        {
+            "partial_update",
+            "acknowledge",
+            "assign",
+            "escalate",
+            "hold",
+            "resume",
+            "resolve",
+            "close",
+            "reopen",
+            "cancel",
+            "change_priority",
+            "declare_major",
+        }
+    )
     action_roles = {
         # Requesters: their own incidents (the queryset sees to that).
         "list": ALL_ROLES,
@@ -76,6 +98,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
         "reopen": ALL_ROLES,
         "comment": ALL_ROLES,
         "timeline": ALL_ROLES,
+        # The audit trail of the record: tenant administrators only, as the whole trail is.
+        "history": ADMIN_ROLES,
         # Agents and managers; resolve and stakeholder updates check the incident too.
         "partial_update": STAFF_ROLES,
         "acknowledge": STAFF_ROLES,
@@ -226,13 +250,21 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
         return self._add_event(services.incident_stakeholder_update)
 
     @extend_schema(responses=s.IncidentEventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request: Request, **kwargs: Any) -> Response:
-        """Every event in order; requesters get the public ones."""
+        """Every event in order, as one plain list; requesters get the public ones."""
         incident = self.get_object()
         public_only = self.request.membership.role == MembershipRole.REQUESTER
         events = selectors.incident_timeline(incident=incident, public_only=public_only)
         return Response(s.IncidentEventSerializer(events, many=True).data)
+
+    @extend_schema(responses=AuditEventSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=AuditPagination, filter_backends=[])
+    def history(self, request: Request, **kwargs: Any) -> Response:
+        """Every recorded change of the incident, newest first: who or what, field, old, new."""
+        incident = self.get_object()
+        page = self.paginate_queryset(object_history(tenant=self.tenant, obj=incident))
+        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
     # --- Helpers ---
 
@@ -262,13 +294,17 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
         return selectors.incident_list(tenant=self.tenant).get(pk=pk)
 
     def _expected_version(self, incident: Incident) -> int | None:
-        """The version named by If-Match; None without one. Another incident's tag is stale."""
+        """The version named by If-Match; None without one.
+
+        Another incident's tag is stale, and so is a tag of the old `"<pk>-<version>"` form.
+        """
         header = self.request.headers.get("If-Match", "").strip()
         if not header or header == "*":
             return None
         tag = header.removeprefix("W/").strip('"')
-        pk, _, version = tag.partition("-")
-        if pk != str(incident.pk) or not version.isdigit():
+        reference, _, version = tag.rpartition("-")
+        # ASCII digits only, and few enough for int(): anything else names no version.
+        if reference != incident.reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
             raise PreconditionFailedError(
                 "If-Match does not name a version of this incident.", code="stale_version"
             )
@@ -316,7 +352,7 @@ class SlaPolicyViewSet(TenantModelViewSet):
         ],
         responses=s.ComplianceSerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def compliance(self, request: Request, **kwargs: Any) -> Response:
         """Met and breached clocks of incidents reported in [since, until), per clock kind."""
         policy = self.get_object()  # first: another tenant's policy is a 404, whatever the input

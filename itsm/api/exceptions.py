@@ -6,7 +6,13 @@ input field to its reasons (empty when the error is not about a field).
 
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
@@ -17,6 +23,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from itsm import errors
+from itsm.api.parsers import TOO_DEEP_MESSAGE, RequestTooLarge, is_json_recursion
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidInputError: status.HTTP_400_BAD_REQUEST,
@@ -67,6 +74,13 @@ def _as_api_exception(exc: Exception) -> Exception:
         return exceptions.PermissionDenied()
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(_by_input_field(exc)))
+    # Bodies no parser should have accepted, whichever parser the view brought: bad input.
+    if is_json_recursion(exc):
+        return exceptions.ParseError(TOO_DEEP_MESSAGE)
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return exceptions.ParseError(str(exc))
     if isinstance(exc, ProtectedError | RestrictedError):
         return DomainAPIException(
             errors.ConflictError("The object is still in use by other records.", code="in_use")

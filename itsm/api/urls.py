@@ -1,14 +1,14 @@
 """API routes that are not inside a tenant: the caller, tokens, schema and docs."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import ObtainAuthToken
 
 from itsm.api.views import MeView
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
-    path("auth/token/", ObtainAuthToken.as_view(), name="auth-token"),
+    # auth/token/ (obtain), auth/tokens/ (list, revoke one, revoke all): itsm/accounts.
+    path("", include("itsm.accounts.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as its own request: no inline script.
     path(

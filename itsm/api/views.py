@@ -25,6 +25,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from itsm.api.permissions import HasActionRole, IsTenantMember
 from itsm.api.request import TenantRequest
+from itsm.audit.context import audit_context_update, user_context
 from itsm.tenancy import rls
 from itsm.tenancy.models import Tenant
 from itsm.tenancy.selectors import tenant_membership_resolve, user_membership_list
@@ -63,6 +64,9 @@ class TenantScopedViewSet(GenericViewSet[Any]):
                 raise exceptions.NotFound("No such tenant.")
             request.membership = membership  # type: ignore[attr-defined]
             request.tenant = membership.tenant  # type: ignore[attr-defined]
+            # Token users are known only now, after DRF's authentication: name them on the
+            # audit events this request writes (the middleware opened the context).
+            audit_context_update(**user_context(request.user))
         super().initial(request, *args, **kwargs)
 
     def check_permissions(self, request: Request) -> None:

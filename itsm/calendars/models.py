@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from itsm.audit.tracking import audited
 from itsm.tenancy.models import TenantOwnedModel
 
 
@@ -26,6 +27,7 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, _("Sunday")
 
 
+@audited()
 class BusinessCalendar(TenantOwnedModel):
     """When SLA clocks run. Without working periods a calendar is 24×7."""
 
@@ -45,6 +47,7 @@ class BusinessCalendar(TenantOwnedModel):
         return self.name
 
 
+@audited()
 class WorkingPeriod(TenantOwnedModel):
     """One working interval on a weekday, in the calendar's local time (end 00:00 = midnight)."""
 
@@ -60,6 +63,7 @@ class WorkingPeriod(TenantOwnedModel):
         return f"{self.get_weekday_display()} {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
 
 
+@audited()
 class Holiday(TenantOwnedModel):
     """A local date on which the calendar does not work."""
 

@@ -3,10 +3,12 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from itsm.audit.tracking import audited
 from itsm.catalog.choices import ServiceCriticality
 from itsm.tenancy.models import TenantOwnedModel
 
 
+@audited()
 class Service(TenantOwnedModel):
     """A service the organisation runs; incidents and changes name the service they affect."""
 
@@ -36,6 +38,7 @@ class Service(TenantOwnedModel):
         return self.name
 
 
+@audited()
 class Category(TenantOwnedModel):
     """A category for classifying tickets, optionally under a parent category."""
 

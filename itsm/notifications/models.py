@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from itsm.audit.tracking import audited
 from itsm.notifications.choices import DeliveryStatus
 from itsm.tenancy.models import TenantOwnedModel
 
@@ -127,6 +128,7 @@ class Delivery(TenantOwnedModel):
         return f"delivery-{self.pk}"
 
 
+@audited()
 class NotificationPreference(TenantOwnedModel):
     """Whether a user gets an event type on a channel; a row with no user is the tenant default.
 

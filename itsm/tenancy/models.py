@@ -9,9 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from itsm.audit.tracking import audited
 from itsm.tenancy.choices import MembershipRole, TeamKind
 
 
+# The tenant row is its own tenant: its events are filed under its id.
+@audited(tenant_column="pgh_obj_id")
 class Tenant(models.Model):
     """An organisation: everything else belongs to exactly one tenant."""
 
@@ -70,6 +73,7 @@ def _belongs_to_other_tenant(obj: TenantOwnedModel, field: models.ForeignKey[Any
     return related is not None and related.tenant_id != obj.tenant_id
 
 
+@audited()
 class Membership(TenantOwnedModel):
     """A user's role in a tenant. A user works in a tenant only through an active membership."""
 
@@ -94,6 +98,7 @@ class Membership(TenantOwnedModel):
         return f"{self.user} in {self.tenant} ({self.get_role_display()})"
 
 
+@audited()
 class Team(TenantOwnedModel):
     """A support team. Its kind gives the support tier (L1/L2/L3) or function."""
 
@@ -129,6 +134,7 @@ class Team(TenantOwnedModel):
             raise ValidationError({"escalation_team": _("A team cannot escalate to itself.")})
 
 
+@audited()
 class TeamMember(TenantOwnedModel):
     """A user's place in a team; the user must be a member of the team's tenant."""
 

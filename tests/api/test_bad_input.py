@@ -6,12 +6,15 @@ Never a 500: the client learns what was wrong and the database is as it was.
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
+from itsm.api.filters import StableOrderingFilter
 from itsm.catalog.models import Category, Service
 from itsm.tenancy import rls
 from itsm.tenancy.models import Team, TeamMember
 from tests.conftest import api_url
 from tests.factories import ServiceFactory, TenantFactory
+from tests.test_tenant_isolation import tenant_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -345,4 +348,73 @@ def test_a_cursor_that_does_not_decode_is_a_404(api_client, tenant_a, agent_a, s
     assert (response.status_code, response.json()) == (
         404,
         {"code": "not_found", "message": "Invalid cursor", "fields": {}},
+    )
+
+
+# --- Ordering -----------------------------------------------------------------------------------
+
+# Every list that orders; a fixed list (notification preferences) has no ordering to ask for.
+LIST_ROUTES = [
+    route
+    for route in tenant_routes()
+    if route.actions.get("get") == "list"
+    and StableOrderingFilter in getattr(route.viewset, "filter_backends", ())
+]
+
+
+def test_the_ordering_sweep_finds_the_lists():
+    assert {
+        "catalog-api:service-list",
+        "incidents-api:incident-list",
+        "notifications-api:notification-list",
+    } <= {route.name for route in LIST_ROUTES}
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES, ids=lambda route: route.name)
+def test_ordering_by_a_field_the_list_does_not_allow_is_a_400_naming_the_allowed(
+    api_client, tenant_a, admin_a, route
+):
+    allowed = ", ".join(route.viewset.ordering_fields)
+    url = reverse(route.name, kwargs={"tenant_slug": tenant_a.slug})
+
+    response = api_client(admin_a).get(url, {"ordering": "-no_such_field,tenant"})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        _invalid(
+            {
+                "ordering": [
+                    (
+                        "Cannot order by '-no_such_field', 'tenant'. "
+                        f"Order by {allowed}; prefix a field with - to reverse."
+                    )
+                ]
+            }
+        ),
+    )
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES, ids=lambda route: route.name)
+def test_ordering_by_every_allowed_field_reversed_is_a_200(api_client, tenant_a, admin_a, route):
+    url = reverse(route.name, kwargs={"tenant_slug": tenant_a.slug})
+    ordering = ",".join(f"-{field}" for field in route.viewset.ordering_fields)
+
+    response = api_client(admin_a).get(url, {"ordering": ordering})
+
+    assert response.status_code == 200, response.content
+
+
+def test_an_empty_ordering_term_is_a_400(api_client, tenant_a, admin_a):
+    response = api_client(admin_a).get(api_url(tenant_a, "services/"), {"ordering": "name,"})
+
+    assert (response.status_code, response.json()["fields"]) == (
+        400,
+        {
+            "ordering": [
+                (
+                    "Cannot order by ''. "
+                    "Order by name, criticality, created_at; prefix a field with - to reverse."
+                )
+            ]
+        },
     )

@@ -1,6 +1,10 @@
-"""`/api/v1/me/`, and the ways of authenticating to the API: token and session."""
+"""`/api/v1/me/`, and the ways of authenticating to the API: token and session.
+
+The tokens themselves (hashed, expiring, revocable) and login throttling: tests/accounts/.
+"""
 
 import pytest
+from django.http import HttpRequest
 from rest_framework.test import APIClient
 
 from itsm.tenancy.choices import MembershipRole
@@ -91,6 +95,7 @@ def test_token_from_the_token_endpoint_works(tenant_a, agent_a):
     obtained = client.post(TOKEN_URL, {"username": "agent-a", "password": PASSWORD})
     assert obtained.status_code == 200
     token = obtained.json()["token"]
+    assert len(token) == 64
 
     # When it is sent on API calls
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -116,7 +121,8 @@ def test_the_token_endpoint_refuses_a_wrong_password(agent_a):
 def test_session_login_works_for_the_api(tenant_a, agent_a):
     # Given a client logged in with a session, as the web pages are
     client = APIClient()
-    assert client.login(username="agent-a", password=PASSWORD)
+    # (login throttling needs a request to count against)
+    assert client.login(request=HttpRequest(), username="agent-a", password=PASSWORD)
 
     # When it calls the API without a token
     me = client.get(ME_URL)
@@ -132,7 +138,7 @@ def test_session_login_works_for_the_api(tenant_a, agent_a):
 
 def test_session_after_logout_is_401(tenant_a, agent_a):
     client = APIClient()
-    assert client.login(username="agent-a", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="agent-a", password=PASSWORD)
     client.logout()
 
     response = client.get(ME_URL)

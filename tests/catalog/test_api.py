@@ -510,12 +510,22 @@ def test_services_ordering(api_client, tenant_a, agent_a):
     by_criticality = client.get(url, {"ordering": "criticality"})
     not_allowed = client.get(url, {"ordering": "description"})
 
-    # Then each comes back in its order; a field not allowed is ignored (default order)
+    # Then each comes back in its order; a field not allowed is a 400 naming the allowed ones
     assert _slugs(default) == ["a", "b", "c"]
     assert _slugs(by_name_descending) == ["c", "b", "a"]
     assert _slugs(by_creation) == ["b", "c", "a"]
     assert _slugs(by_criticality) == ["c", "a", "b"]  # alphabetical: critical, high, low
-    assert _slugs(not_allowed) == ["a", "b", "c"]
+    assert (not_allowed.status_code, not_allowed.json()["fields"]) == (
+        400,
+        {
+            "ordering": [
+                (
+                    "Cannot order by 'description'. "
+                    "Order by name, criticality, created_at; prefix a field with - to reverse."
+                )
+            ]
+        },
+    )
 
 
 # --- Pagination ----------------------------------------------------------------------------------

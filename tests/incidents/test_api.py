@@ -75,7 +75,7 @@ def test_create_numbers_rates_and_records(desk, api_client):
     assert (second.json()["reference"], second.json()["priority"]) == ("INC-000002", 4)
     with rls.tenant_scope(desk.tenant.pk):
         incident = Incident.objects.get(number=1)
-        assert first["ETag"] == f'"{incident.pk}-1"'
+        assert first["ETag"] == '"INC-000001-1"'
         created = IncidentEvent.objects.get(incident=incident)
     assert (created.kind, created.actor, created.is_public, created.to_status) == (
         "created",
@@ -146,7 +146,7 @@ def test_detail_carries_the_etag(desk, api_client):
     response = api_client(desk.l1_agent).get(desk.url(f"{incident.reference}/"))
 
     assert response.status_code == 200
-    assert response["ETag"] == f'"{incident.pk}-2"'
+    assert response["ETag"] == '"INC-000001-2"'
     assert (response.json()["reference"], response.json()["version"]) == ("INC-000001", 2)
 
 
@@ -155,7 +155,7 @@ def test_patch_with_the_current_etag_edits_and_bumps_the_version(desk, api_clien
     incident = make_incident(desk)
     client = api_client(desk.l1_agent)
     etag = client.get(desk.url(f"{incident.reference}/"))["ETag"]
-    assert etag == f'"{incident.pk}-1"'
+    assert etag == '"INC-000001-1"'
 
     # When the agent edits the title with If-Match
     response = client.patch(
@@ -171,7 +171,7 @@ def test_patch_with_the_current_etag_edits_and_bumps_the_version(desk, api_clien
         "Mail is down for everyone",
         2,
     )
-    assert response["ETag"] == f'"{incident.pk}-2"'
+    assert response["ETag"] == '"INC-000001-2"'
     row, _events_count = incident_state(desk, incident)
     assert (row["title"], row["version"]) == ("Mail is down for everyone", 2)
     assert _events(desk, incident.pk)[-1] == ("fields", {"fields": ["title"]})
@@ -279,7 +279,7 @@ def test_actions_with_a_stale_etag_are_a_412(desk, api_client, path, state, body
     # Given an incident whose version has moved on since the ETag was taken
     incident = make_incident(desk, state)
     before = incident_state(desk, incident)
-    stale = f'"{incident.pk}-{incident.version - 1}"'
+    stale = f'"{incident.reference}-{incident.version - 1}"'
 
     # When an admin acts with the stale ETag
     response = api_client(desk.admin).post(
@@ -314,6 +314,67 @@ def test_an_etag_of_another_incident_is_a_412(desk, api_client):
     assert incident_state(desk, incident) == before
 
 
+def test_the_etag_tells_nothing_about_other_tenants(desk, api_client):
+    # Given another tenant that has recorded incidents since this deployment began
+    other = TenantFactory(slug="busy", name="Busy")
+    with rls.tenant_scope(other.pk):
+        IncidentFactory.create_batch(3, tenant=other)
+    incident = make_incident(desk)
+    assert incident.pk > 1  # the primary key counts every tenant's incidents
+
+    # When a member of this tenant reads its first incident
+    response = api_client(desk.l1_agent).get(desk.url(f"{incident.reference}/"))
+
+    # Then the ETag names only this tenant's reference and the version (both in the body)
+    assert response["ETag"] == '"INC-000001-1"'
+    assert str(incident.pk) not in response["ETag"].replace("INC-000001", "")
+
+
+@pytest.mark.parametrize(
+    "if_match",
+    [
+        "old-format",  # "<pk>-<version>": the form before references, now stale
+        '"INC-000001"',
+        '"INC-000002-1"',
+        '"INC-000001-"',
+        '"INC-000001-x"',
+        '"INC-000001-\u00b2"',  # a superscript two: a digit to str.isdigit, not to int()
+        '"INC-000001-' + "9" * 5000 + '"',  # more digits than int() converts
+        '"garbage"',
+        '""',
+    ],
+)
+def test_an_if_match_that_names_no_version_of_this_incident_is_a_412(desk, api_client, if_match):
+    incident = make_incident(desk)
+    if if_match == "old-format":
+        if_match = f'"{incident.pk}-{incident.version}"'
+    before = incident_state(desk, incident)
+
+    response = api_client(desk.l1_agent).patch(
+        desk.url(f"{incident.reference}/"), {"title": "Overwrite"}, HTTP_IF_MATCH=if_match
+    )
+
+    assert (response.status_code, response.json()) == (
+        412,
+        {
+            "code": "stale_version",
+            "message": "If-Match does not name a version of this incident.",
+            "fields": {},
+        },
+    )
+    assert incident_state(desk, incident) == before
+
+
+def test_a_weak_etag_of_the_current_version_is_honoured(desk, api_client):
+    incident = make_incident(desk)
+
+    response = api_client(desk.l1_agent).patch(
+        desk.url(f"{incident.reference}/"), {"title": "Edited"}, HTTP_IF_MATCH='W/"INC-000001-1"'
+    )
+
+    assert (response.status_code, response["ETag"]) == (200, '"INC-000001-2"')
+
+
 def test_an_action_with_the_current_etag_succeeds(desk, api_client):
     incident = make_incident(desk)
 
@@ -326,7 +387,7 @@ def test_an_action_with_the_current_etag_succeeds(desk, api_client):
 
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["version"]) == ("in_progress", 2)
-    assert response["ETag"] == f'"{incident.pk}-2"'
+    assert response["ETag"] == '"INC-000001-2"'
 
 
 # --- Filters, search, ordering, pagination -----------------------------------------------------

@@ -348,3 +348,52 @@ def test_functional_escalation_to_the_same_team_names_the_team(desk, api_client)
         _invalid({"team": ["Name the team to escalate to."]}, code="no_escalation_target"),
     )
     assert incident_state(desk, incident) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("declare-major/", {"commander": "mia-manager\x00", "reason": "Everyone."}, "commander"),
+        ("assign/", {"team": "l2\x00"}, "team"),
+        ("escalate/", {"team": "\x00", "reason": "Needs L2."}, "team"),
+    ],
+)
+def test_a_nul_in_a_linked_name_is_a_400_not_a_database_error(desk, api_client, path, body, field):
+    # Given an incident (a NUL in a looked-up name once reached PostgreSQL: a 500)
+    incident = make_incident(desk)
+    before = incident_state(desk, incident)
+
+    # When an admin names a member or team with a NUL character in it
+    response = api_client(desk.admin).post(
+        desk.url(f"{incident.reference}/{path}"), body, format="json"
+    )
+
+    # Then it is refused on that field and nothing changes
+    assert (response.status_code, response.json()) == (
+        400,
+        _invalid({field: ["Null characters are not allowed."]}),
+    )
+    assert incident_state(desk, incident) == before
+
+
+def test_a_date_filter_with_an_offset_postgresql_refuses_is_compared_in_utc(desk, api_client):
+    # Python accepts UTC offsets up to ±23:59, PostgreSQL only up to ±15:59 (a 500 before)
+    incident = make_incident(desk)
+
+    response = api_client(desk.l1_agent).get(
+        desk.url(), {"created_after": "2000-01-01T00:00:00+16:23"}
+    )
+
+    assert response.status_code == 200, response.content
+    assert [item["reference"] for item in response.json()["results"]] == [incident.reference]
+
+
+def test_a_date_filter_that_leaves_the_calendar_in_utc_is_a_400(desk, api_client):
+    response = api_client(desk.l1_agent).get(
+        desk.url(), {"created_after": "0001-01-01T00:00:00+10:00"}
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        _invalid({"created_after": ["Date-time out of range."]}),
+    )

@@ -22,10 +22,10 @@ from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from incidents.choices import IncidentSource, IncidentStatus
 from incidents.models import Incident
+from itsm.accounts.services import api_token_issue
 from itsm.catalog.models import Category, Service
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
@@ -47,8 +47,7 @@ class Command(BaseCommand):
         tenant, agent = self._seed(count, analyze=not options["no_analyze"])
         # Django clears the query log when a request starts; keep it to count the queries.
         request_started.disconnect(reset_queries)
-        token, _ = Token.objects.get_or_create(user=agent)
-        client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client = Client(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=agent).key}")
         base = f"/api/v1/t/{tenant.slug}/incidents/"
         first = client.get(base).json()
         cases = {

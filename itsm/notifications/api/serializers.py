@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from itsm.notifications.choices import PreferenceSource
@@ -57,6 +58,7 @@ class NotificationPreferenceSerializer(serializers.Serializer[Any]):
     )
 
 
+@extend_schema_serializer(many=False)  # one object holding the list, not a list itself
 class NotificationPreferenceListSerializer(serializers.Serializer[Any]):
     results = NotificationPreferenceSerializer(many=True, read_only=True)
 

@@ -104,7 +104,7 @@ class NotificationPreferenceViewSet(TenantScopedViewSet):
         )
         return Response(s.NotificationPreferenceListSerializer({"results": preferences}).data)
 
-    @extend_schema(responses=s.NotificationPreferenceSerializer)
+    @extend_schema(responses={200: s.NotificationPreferenceSerializer})  # sets, so 200 not 201
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Set the caller's choice for one event type and channel; answers the effective one."""
         data = self.validated_input()
