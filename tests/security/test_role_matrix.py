@@ -1,0 +1,98 @@
+"""Every API action and every page, asked by every kind of caller: the role × operation matrix.
+
+The matrix is machine-readable: each viewset's `action_roles` says which membership roles may
+run each action (tests/test_tenant_isolation.py fails on an action it does not list). Here every
+routed action is requested once by each role, by an anonymous caller and by a member of another
+tenant. Refused callers change nothing; granted roles are never refused as a role (they may
+still get 400/409 for an empty body, or 404 for an object outside their own view).
+"""
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from itsm.api.views import TENANT_URL_KWARG
+from itsm.tenancy import rls
+from itsm.tenancy.models import Membership
+from tests.factories import FACTORIES
+from tests.security.sweep import ANONYMOUS, NON_MEMBER, ROLES, visible_to
+from tests.test_tenant_isolation import ROUTES, _route_id, _snapshot
+from tests.test_tenant_pages import PAGES
+
+CALLERS: list[str] = [*ROLES, ANONYMOUS, NON_MEMBER]
+
+
+def _membership(user, tenant) -> Membership:
+    with rls.tenant_scope(tenant.pk):
+        return Membership.objects.select_related("tenant", "user").get(user=user, tenant=tenant)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=_route_id)
+def test_each_caller_gets_what_action_roles_grants(
+    route, tenant_a, tenant_b, make_member, api_client
+):
+    # Given a member of A of every role, a member of B only, and one object of the route in A
+    members: dict[str, Any] = {role: make_member(tenant_a, role) for role in ROLES}
+    clients: dict[str, Any] = {role: api_client(user) for role, user in members.items()}
+    clients[ANONYMOUS] = api_client()
+    clients[NON_MEMBER] = api_client(make_member(tenant_b, ROLES[-1]))
+    factory = FACTORIES[route.model]
+
+    def url_for(instance) -> str:
+        lookup = (
+            {route.lookup_kwarg: route.viewset.lookup_value_of(instance)}
+            if route.lookup_kwarg
+            else {}
+        )
+        return reverse(route.name, kwargs={TENANT_URL_KWARG: tenant_a.slug, **lookup})
+
+    for method, action in route.actions.items():
+        granted = route.viewset.action_roles[action]
+        for caller in CALLERS:
+            # A fresh object for every request: a granted delete must not starve the next one.
+            target = factory(tenant=tenant_a)
+            before = _snapshot(tenant_a)
+
+            # When the caller asks for the action with an empty body
+            response = getattr(clients[caller], method)(url_for(target), data={}, format="json")
+
+            # Then refused callers are refused the way the base viewset promises
+            status = response.status_code
+            where = (method, action, caller, status, response.content[:300])
+            if caller == ANONYMOUS:
+                assert status == 401, where
+            elif caller == NON_MEMBER:
+                assert status == 404, where
+            elif caller not in granted:
+                membership = _membership(members[caller], tenant_a)
+                hidden = route.lookup_kwarg and not visible_to(route, action, membership, target)
+                # 404 before 403: a role refusal never confirms that a hidden object exists.
+                assert status == (404 if hidden else 403), where
+            else:
+                membership = _membership(members[caller], tenant_a)
+                hidden = route.lookup_kwarg and not visible_to(route, action, membership, target)
+                assert status not in {401, 403}, where
+                assert status < 500, where
+                if status == 404:
+                    assert hidden, where
+                continue
+            # And a refusal changes nothing in the tenant
+            assert _snapshot(tenant_a) == before, where
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", PAGES)
+def test_each_caller_gets_what_a_page_grants(client, tenant_a, tenant_b, make_member, page):
+    # Pages declare no roles: TenantPageMixin admits every active member of the URL's tenant.
+    url = reverse(page, kwargs={TENANT_URL_KWARG: tenant_a.slug})
+    for role in ROLES:
+        client.force_login(make_member(tenant_a, role))
+        assert client.get(url).status_code == 200, role
+    client.force_login(make_member(tenant_b, ROLES[-1]))
+    assert client.get(url).status_code == 404
+    client.logout()
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
