@@ -18,6 +18,7 @@ def on_post_migrate(using: str = "default", plan: Any = None, **kwargs: Any) -> 
 
     connection = connections[using]
     rls.sync_policies(connection)
+    rls.sync_link_guards(connection)
     rls.grant_app_role(connection)
 
 

@@ -21,6 +21,7 @@ On SQLite there is no second wall: every function here is a no-op there.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -221,6 +222,70 @@ def sync_policies(connection: BaseDatabaseWrapper) -> None:
             cursor.execute(
                 f"CREATE POLICY {POLICY_NAME} ON {table} USING {using} WITH CHECK {check}"
             )
+
+
+LINK_GUARD_PREFIX = "itsm_link_"
+
+
+def tenant_links() -> list[tuple[type[Model], str, type[Model]]]:
+    """(model, column, referenced model) of every foreign key between two tenant tables."""
+    tenant_tables = set(tenant_models())
+    return [
+        (model, str(field.column), field.related_model)
+        for model in tenant_models()
+        for field in model._meta.local_concrete_fields
+        if field.is_relation
+        and field.column != "tenant_id"
+        and getattr(field, "db_constraint", False)
+        and field.related_model in tenant_tables
+    ]
+
+
+def sync_link_guards(connection: BaseDatabaseWrapper) -> None:
+    """A trigger per foreign key between tenant tables that refuses a row pointing at another
+    tenant's row. Idempotent; guards of links that no longer exist are dropped.
+
+    Foreign-key checks ignore row-level security, so without this a row of tenant A could name
+    a team of tenant B from raw SQL. The trigger's lookup runs under the caller's policies: in
+    a tenant's scope another tenant's row is not even visible, so it cannot be linked.
+    """
+    if not _is_postgres(connection):
+        return
+    qn = connection.ops.quote_name
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname LIKE %s",
+            [LINK_GUARD_PREFIX + "%"],
+        )
+        for name, table in cursor.fetchall():
+            cursor.execute(f"DROP TRIGGER {qn(name)} ON {qn(table)}")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {qn(name)}()")
+        for model, column, parent in tenant_links():
+            table = model._meta.db_table
+            name = _guard_name(table, column)
+            parent_key = str(parent._meta.pk.column)
+            # Names come from the models (never from input) and are quoted.
+            cursor.execute(
+                f"CREATE OR REPLACE FUNCTION {qn(name)}() RETURNS trigger LANGUAGE plpgsql AS $$ "  # noqa: S608
+                f"BEGIN IF NEW.{qn(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+                f"{qn(parent._meta.db_table)} p WHERE p.{qn(parent_key)} = NEW.{qn(column)} "
+                "AND p.tenant_id = NEW.tenant_id) THEN RAISE EXCEPTION "
+                f"'{table}.{column} names a row of another tenant' USING ERRCODE = '23503'; "
+                "END IF; RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER {qn(name)} BEFORE INSERT OR UPDATE OF {qn(column)}, tenant_id "
+                f"ON {qn(table)} FOR EACH ROW EXECUTE FUNCTION {qn(name)}()"
+            )
+
+
+def _guard_name(table: str, column: str) -> str:
+    name = f"{LINK_GUARD_PREFIX}{table}_{column}"
+    if len(name) <= 63:  # PostgreSQL's identifier limit
+        return name
+    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"{name[:54]}_{digest}"
 
 
 def grant_app_role(connection: BaseDatabaseWrapper) -> None:

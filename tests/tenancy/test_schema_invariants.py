@@ -4,10 +4,11 @@ added later is checked without anyone editing this file."""
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
+from incidents.models import Incident
 from itsm.tenancy import rls
-from tests.factories import FACTORIES
+from tests.factories import FACTORIES, IncidentFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +93,44 @@ def test_links_between_tenant_tables_stay_inside_the_tenant(tenant_a, tenant_b):
                 f"ON p.id = c.{qn(column)} WHERE p.tenant_id <> c.tenant_id"
             )
             assert crossing == 0, f"{table}.{column} crosses tenants"
+
+
+def test_every_link_between_tenant_tables_has_a_database_guard():
+    guarded = {
+        (table, name)
+        for table, name in _rows(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname LIKE %s",
+            [rls.LINK_GUARD_PREFIX + "%"],
+        )
+    }
+    links = _tenant_foreign_keys()
+    assert {table for table, _column, _parent in links} == {table for table, _name in guarded}
+    assert len(guarded) == len(links)
+
+
+def test_the_database_refuses_a_link_to_another_tenants_row(tenant_a, tenant_b):
+    # Given an incident of A and a team of B
+    incident = IncidentFactory(tenant=tenant_a)
+    team_b = TeamFactory(tenant=tenant_b)
+
+    # When even platform code (which sees both) or raw SQL tries to link them
+    refused = pytest.raises(DatabaseError, match="names a row of another tenant")
+    with rls.platform_scope(), refused, transaction.atomic():
+        Incident.objects.filter(pk=incident.pk).update(assignment_team_id=team_b.pk)
+    refused = pytest.raises(DatabaseError, match="names a row of another tenant")
+    with (
+        rls.tenant_scope(tenant_a.pk),
+        connection.cursor() as cursor,
+        refused,
+        transaction.atomic(),
+    ):
+        cursor.execute(
+            "UPDATE incidents_incident SET assignment_team_id = %s WHERE id = %s",
+            [team_b.pk, incident.pk],
+        )
+
+    # Then the incident keeps its own team
+    with rls.tenant_scope(tenant_a.pk):
+        incident.refresh_from_db()
+    assert incident.assignment_team_id != team_b.pk
