@@ -31,7 +31,6 @@ def incident_acknowledge(
     now = timezone.now()
     changes: dict[str, Any] = {"acknowledged_at": now}
     data: dict[str, Any] = {}
-    check_action(incident.status, IncidentAction.ACKNOWLEDGE)
     # A platform administrator acting through admin is not an agent of the tenant.
     if incident.assignee_id is None and tenancy.is_tenant_agent(tenant=tenant, user=actor):
         changes |= {"assignee": actor, "first_assigned_at": incident.first_assigned_at or now}
