@@ -11,9 +11,11 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PG_SUPERUSER_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_DATABASE_URL ?= postgres://itsm_app@127.0.0.1:5432/itsm
 TEST_DATABASE_OWNER_URL ?= postgres://itsm_owner@127.0.0.1:5432/itsm
+TEST_DATABASE_PLATFORM_URL ?= postgres://itsm_platform@127.0.0.1:5432/itsm
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key-that-is-long-enough-for-debug-off-0123456789 \
 	DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_OWNER_URL=$(TEST_DATABASE_OWNER_URL) \
+	DATABASE_PLATFORM_URL=$(TEST_DATABASE_PLATFORM_URL) \
 	CELERY_BROKER_URL=$(TEST_BROKER_URL) CACHE_URL=locmemcache://
 PYTEST_ARGS ?=
 

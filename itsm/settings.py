@@ -190,6 +190,8 @@ TRUSTED_PROXY_IPS: list[str] = (
 # DATABASE_URL is the application's role: on PostgreSQL it owns no table and is not a superuser,
 # so row-level security applies to it. DATABASE_OWNER_URL is the role that owns the schema;
 # `manage.py migrate` (and `flush`) connect with it. Without it both are the same connection.
+# DATABASE_PLATFORM_URL is the platform role, the only login that may open the platform scope
+# (every tenant: admin, the timer sweep); it has its own connection alias, "platform".
 
 # Without DATABASE_URL: the embedded SQLite file, at SQLITE_PATH.
 _SQLITE_PATH = Path(env.str("SQLITE_PATH", default=str(VAR_DIR / "itsm.sqlite3"))).resolve()
@@ -206,6 +208,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Row-level security's platform clause needs membership of this role, not just a setting
+    # that any SQL on the application's connection could flip.
+    if not env.str("DATABASE_PLATFORM_URL", default=""):
+        raise ImproperlyConfigured(
+            "DATABASE_PLATFORM_URL is required on PostgreSQL: the role that platform "
+            "administration and the timer sweep connect as (see .env.example)."
+        )
+    DATABASES["platform"] = {
+        **DATABASES["default"],
+        **{
+            key: value
+            for key, value in env.db_url("DATABASE_PLATFORM_URL").items()
+            if key in ("USER", "PASSWORD")
+        },
+    }
 
 _owner = env.db_url("DATABASE_OWNER_URL", default="") if env.str("DATABASE_OWNER_URL", "") else {}
 DATABASE_OWNER_CREDENTIALS: dict[str, str] = (
@@ -213,6 +230,8 @@ DATABASE_OWNER_CREDENTIALS: dict[str, str] = (
 )
 # The role migrations grant table privileges to; empty when there is only one role.
 DATABASE_APP_ROLE: str = DATABASES["default"].get("USER", "") if _owner else ""
+# The role whose members may open the platform scope; empty on SQLite (no policies there).
+DATABASE_PLATFORM_ROLE: str = DATABASES.get("platform", {}).get("USER", "")
 
 # --- Cache -------------------------------------------------------------------------------------
 

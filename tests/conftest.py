@@ -40,9 +40,54 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     """Then run every test as the application role, and drop the database as the owner."""
     if _APP_CREDENTIALS:
         _use_credentials(_APP_CREDENTIALS)
+    if rls.PLATFORM_DB_ALIAS in connections.settings:
+        # Same database, so Django's test setup made the alias share the default's settings
+        # (a mirror): give it back its own login, the platform role.
+        platform = settings.DATABASES[rls.PLATFORM_DB_ALIAS]
+        connections[rls.PLATFORM_DB_ALIAS].close()
+        connections[rls.PLATFORM_DB_ALIAS].settings_dict = {
+            **connections["default"].settings_dict,
+            "USER": platform["USER"],
+            "PASSWORD": platform.get("PASSWORD", ""),
+        }
     yield
     if _APP_CREDENTIALS:
         _use_credentials(settings.DATABASE_OWNER_CREDENTIALS)
+
+
+@pytest.fixture
+def _platform_role_routing(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that declares the "platform" database runs all of it on the platform role's
+    connection, under the test's one transaction.
+
+    Platform work (admin, the sweep) uses its own connection, which could not see the rows a
+    test made in a transaction of the application's connection; so such a test makes them on
+    the platform connection instead. Tenant scopes there are as narrow as the application's
+    (the platform clause needs the setting too); tests without the declaration run as the
+    application role, and `rls.platform_scope()` fails loudly in them. Transactional tests
+    are not routed: their rows are committed, so they show the platform connection as it runs.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    databases = (marker.kwargs.get("databases") if marker else None) or ()
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    if (
+        rls.PLATFORM_DB_ALIAS not in databases
+        or rls.PLATFORM_DB_ALIAS not in connections.settings
+        or transactional  # rows are committed: platform work takes its own connection, as live
+    ):
+        yield
+        return
+    app = connections["default"]
+    connections["default"] = connections[rls.PLATFORM_DB_ALIAS]
+    try:
+        yield
+    finally:
+        connections["default"] = app
+
+
+@pytest.fixture
+def _django_db_helper(_platform_role_routing: None, _django_db_helper: None) -> None:
+    """pytest-django's transaction per test, entered after the routing above."""
 
 
 @pytest.fixture(autouse=True)

@@ -11,24 +11,23 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from itsm.tenancy.rls import PLATFORM_DB_ALIAS
 
 PROJECT_DIR = Path(settings.BASE_DIR)
 
 
 def child_process_env(**extra: str) -> dict[str, str]:
     """The environment for a child process that must use this test run's database."""
-    params = connection.settings_dict
-    url = (
-        f"postgres://{params['USER']}:{params.get('PASSWORD') or ''}@{params['HOST']}:"
-        f"{params['PORT']}/{params['NAME']}"
-    )
     env = dict(os.environ)
     env.update(
         {
-            "DATABASE_URL": url,
+            "DATABASE_URL": _url(connections[DEFAULT_DB_ALIAS].settings_dict),
+            "DATABASE_PLATFORM_URL": _url(connections[PLATFORM_DB_ALIAS].settings_dict),
             "DEBUG": "false",
             "SECRET_KEY": settings.SECRET_KEY,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
@@ -39,6 +38,13 @@ def child_process_env(**extra: str) -> dict[str, str]:
     )
     env.pop("DATABASE_OWNER_URL", None)  # children only need the application role
     return env
+
+
+def _url(params: dict[str, Any]) -> str:
+    return (
+        f"postgres://{params['USER']}:{params.get('PASSWORD') or ''}@{params['HOST']}:"
+        f"{params['PORT']}/{params['NAME']}"
+    )
 
 
 class ChildProcess:

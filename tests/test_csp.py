@@ -10,6 +10,7 @@ from django.urls import reverse
 from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy.choices import MembershipRole
 from tests.factories import IncidentFactory, UserFactory
+from tests.markers import platform_db
 from tests.test_tenant_pages import PAGES
 
 
@@ -81,6 +82,7 @@ def test_the_api_docs_and_their_start_up_script(client):
         "/admin/tenancy/tenant/add/",
     ],
 )
+@platform_db
 def test_the_admin_pages(client, tenant_a, path):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     incident = IncidentFactory(tenant=tenant_a)

@@ -98,7 +98,7 @@ def test_every_action_grants_roles_explicitly(route):
 
 
 def _snapshot(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
-    with rls.platform_scope():
+    with rls.tenant_scope(tenant.pk):
         return {
             model._meta.label: list(
                 model._default_manager.filter(tenant=tenant).order_by("pk").values()

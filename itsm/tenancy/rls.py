@@ -6,9 +6,14 @@ setting `app.tenant_id`. Requests and tasks set it with `set_config(..., true)` 
 transaction, so it can never outlive the transaction or leak to the next user of a pooled
 connection. With no tenant set a query sees no rows.
 
-Two deliberate openings, both settings only our code writes:
-- `app.platform = 'on'`: Django admin for platform administrators and the schema owner's
-  maintenance commands see every tenant.
+Two deliberate openings:
+- the platform scope: `app.platform = 'on'` **and** a login that is a member of the platform
+  role (DATABASE_PLATFORM_URL). Django admin for platform administrators, the timer sweep and
+  the schema owner's maintenance commands see every tenant. The application's own role is no
+  member, so even arbitrary SQL on its connection (an injection, say) cannot open it: the
+  setting alone does nothing. Platform work therefore runs on its own connection, alias
+  "platform"; `platform_scope()` routes the default alias to it for the duration, so services
+  written against the default alias (atomic blocks, on_commit, select_for_update) run there.
 - `app.user_id`: a user sees their own memberships in every tenant (to list them and to resolve
   the tenant of a request before the tenant is known).
 
@@ -39,6 +44,7 @@ TENANT_SETTING = "app.tenant_id"
 USER_SETTING = "app.user_id"
 PLATFORM_SETTING = "app.platform"
 POLICY_NAME = "tenant_isolation"
+PLATFORM_DB_ALIAS = "platform"
 
 
 @dataclass(frozen=True)
@@ -133,11 +139,52 @@ def user_scope(user_id: int, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
 
 
 @contextmanager
-def platform_scope(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """A transaction that sees every tenant: platform administration only."""
-    with scope(using):
-        activate(RlsContext(platform=True), using)
+def platform_scope() -> Iterator[None]:
+    """A transaction that sees every tenant: platform administration only.
+
+    On PostgreSQL it runs on the platform role's connection, which the default alias points at
+    until the scope ends. It must be a transaction of its own: one already open on the
+    application's connection could not be seen from the platform's.
+    """
+    with _on_platform_connection(), scope():
+        activate(RlsContext(platform=True))
         yield
+
+
+@contextmanager
+def _on_platform_connection() -> Iterator[None]:
+    if PLATFORM_DB_ALIAS not in connections.settings:  # SQLite: one connection, no policies
+        yield
+        return
+    app, platform = connections[DEFAULT_DB_ALIAS], connections[PLATFORM_DB_ALIAS]
+    if app is platform:  # already routed: a platform scope inside another
+        yield
+        return
+    if app.in_atomic_block:
+        raise RuntimeError(
+            "rls.platform_scope() opened inside a transaction of the application's connection: "
+            "it runs on the platform connection, which cannot see that transaction's rows."
+        )
+    # The platform connection's settings are transaction-local: outside a transaction it has
+    # none, whatever this thread's application connection has.
+    mirrored = _current.set(NO_ACCESS)
+    # Execute wrappers installed on the application's connection (the audit trail's context:
+    # who, from where) apply to the statements run here too; one list, so a wrapper added or
+    # removed inside the scope is added or removed once.
+    own_wrappers, platform.execute_wrappers = platform.execute_wrappers, app.execute_wrappers
+    connections[DEFAULT_DB_ALIAS] = platform
+    try:
+        yield
+    finally:
+        connections[DEFAULT_DB_ALIAS] = app
+        platform.execute_wrappers = own_wrappers
+        _current.reset(mirrored)
+
+
+def platform_connection() -> BaseDatabaseWrapper:
+    """The connection platform work runs on (the default one where there is no platform role)."""
+    alias = PLATFORM_DB_ALIAS if PLATFORM_DB_ALIAS in connections.settings else DEFAULT_DB_ALIAS
+    return connections[alias]
 
 
 # --- Schema owner ------------------------------------------------------------------------------
@@ -185,6 +232,11 @@ def policy_expressions(model: type[Model]) -> tuple[str, str]:
     """
     own_tenant = f"COALESCE(tenant_id = {_setting_as_bigint(TENANT_SETTING)}, false)"
     platform = f"current_setting('{PLATFORM_SETTING}', true) = 'on'"
+    if settings.DATABASE_PLATFORM_ROLE:
+        # The setting opens nothing unless this login is a member of the platform role. A
+        # subquery, so it is evaluated once per statement rather than once per row.
+        role = settings.DATABASE_PLATFORM_ROLE.replace("'", "''")
+        platform = f"(SELECT {platform} AND pg_has_role('{role}', 'MEMBER'))"
     check = f"({own_tenant} OR {platform})"
     user_column = getattr(model, "rls_visible_to_user_column", None)
     using = check

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from itsm.accounts.throttling import client_ip_address
 from tests.factories import PASSWORD, UserFactory
+from tests.markers import platform_db
 
 pytestmark = pytest.mark.django_db
 
@@ -267,6 +268,7 @@ def admin_client() -> Callable[[], Client]:
     return lambda: client
 
 
+@platform_db
 def test_platform_admins_see_the_attempts_and_failures_read_only(
     pat: Any, admin_client: Callable[[], Client]
 ) -> None:
@@ -291,6 +293,7 @@ def test_platform_admins_see_the_attempts_and_failures_read_only(
     assert AccessAttempt.objects.get().username == "pat"
 
 
+@platform_db
 def test_a_platform_admin_lifts_a_lockout_by_deleting_the_attempt(
     pat: Any, admin_client: Callable[[], Client]
 ) -> None:

@@ -14,6 +14,7 @@ from itsm.tenancy import rls
 from itsm.tenancy.models import Team, TeamMember
 from tests.conftest import api_url
 from tests.factories import ServiceFactory, TenantFactory
+from tests.reading import rows_across_tenants
 from tests.test_tenant_isolation import tenant_routes
 
 pytestmark = pytest.mark.django_db
@@ -22,10 +23,10 @@ NO_SUCH_TENANT = {"code": "not_found", "message": "No such tenant.", "fields": {
 
 
 def _counts() -> dict[str, int]:
-    with rls.platform_scope():
-        return {
-            model.__name__: model.objects.count() for model in (Service, Category, Team, TeamMember)
-        }
+    return {
+        model.__name__: len(rows_across_tenants(model))
+        for model in (Service, Category, Team, TeamMember)
+    }
 
 
 def _invalid(fields: dict[str, list[str]], message: str = "Invalid input.") -> dict[str, Any]:

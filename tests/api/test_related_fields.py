@@ -13,6 +13,7 @@ from itsm.tenancy import rls
 from itsm.tenancy.models import Team, TeamMember
 from tests.conftest import api_url
 from tests.factories import CategoryFactory, ServiceFactory, TeamFactory, TeamMemberFactory
+from tests.reading import rows_across_tenants
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +34,10 @@ def world(tenant_a, tenant_b, admin_a, admin_b) -> dict[str, Any]:
 
 
 def _everything() -> dict[str, list[dict[str, Any]]]:
-    with rls.platform_scope():
-        return {
-            model.__name__: [dict(row) for row in model.objects.order_by("pk").values()]
-            for model in (Service, Category, Team, TeamMember)
-        }
+    return {
+        model.__name__: rows_across_tenants(model)
+        for model in (Service, Category, Team, TeamMember)
+    }
 
 
 def _missing(field: str, slug_field: str, value: str) -> dict[str, Any]:

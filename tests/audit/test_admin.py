@@ -9,8 +9,9 @@ from itsm.audit.models import AuditEvent
 from itsm.catalog.models import Service
 from itsm.tenancy import rls
 from tests.factories import ServiceFactory, UserFactory
+from tests.markers import platform_db
 
-pytestmark = pytest.mark.django_db
+pytestmark = platform_db
 
 CHANGELIST = "/admin/audit/auditevent/"
 

@@ -21,6 +21,7 @@ from itsm.tenancy.models import TenantCounter
 from itsm.timers.models import Timer
 from tests.factories import ServiceFactory, UserFactory
 from tests.incidents.conftest import make_incident
+from tests.markers import platform_db_committed
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +96,7 @@ def test_an_api_update_records_the_token_user_the_request_and_each_field(desk, a
     assert event.object_ref == incident.reference
 
 
+@platform_db_committed  # the admin view on its own connection keeps the request's context
 def test_an_admin_change_records_the_staff_user_and_the_admin_source(desk):
     # Given a new incident and a platform administrator
     incident = make_incident(desk)

@@ -19,8 +19,9 @@ from tests.factories import (
     UserFactory,
 )
 from tests.incidents.conftest import make_incident
+from tests.markers import platform_db
 
-pytestmark = pytest.mark.django_db
+pytestmark = platform_db
 
 CHANGELIST = "/admin/incidents/incident/"
 

@@ -37,6 +37,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.incidents.conftest import make_incident
+from tests.markers import platform_db
 
 pytestmark = pytest.mark.django_db
 
@@ -588,6 +589,7 @@ def test_change_priority_while_paused_keeps_the_clock_paused(desk, api_client):
 # --- The sweep --------------------------------------------------------------------------------
 
 
+@platform_db
 def test_a_breach_fires_every_threshold_once_in_successive_sweeps(desk, api_client):
     # Given a new SEV4 incident whose response clock started 9 h ago (target 8 h)
     incident = make_incident(desk)
@@ -630,6 +632,7 @@ def test_a_breach_fires_every_threshold_once_in_successive_sweeps(desk, api_clie
     assert sweep().fired == 0
 
 
+@platform_db
 def test_one_sweep_call_can_fire_every_due_threshold(desk):
     incident = make_incident(desk)
     _age_clock(desk, incident, "response", timedelta(hours=9))
@@ -640,6 +643,7 @@ def test_one_sweep_call_can_fire_every_due_threshold(desk):
     assert _fired_thresholds(desk, incident, "response") == [50, 75, 90, 100]
 
 
+@platform_db
 def test_only_the_thresholds_passed_fire(desk, api_client):
     # Given a response clock 5 h into its 8 h target: past 50 %, before 75 %
     incident = make_incident(desk)
@@ -677,6 +681,7 @@ def _breach_response(desk, incident: Incident) -> None:
     assert sum(_sweep_until_quiet()) == 4
 
 
+@platform_db
 def test_breach_with_escalate_moves_the_incident_to_the_next_tier(desk, api_client):
     _policy_with_action(desk, "escalate")
     incident = make_incident(desk)  # on team l1, escalating to l2
@@ -702,6 +707,7 @@ def test_breach_with_escalate_moves_the_incident_to_the_next_tier(desk, api_clie
     assert body["sla_breached"] is True
 
 
+@platform_db
 def test_breach_with_engage_management_engages_management(desk, api_client):
     _policy_with_action(desk, "engage_management")
     incident = make_incident(desk)
@@ -722,6 +728,7 @@ def test_breach_with_engage_management_engages_management(desk, api_client):
     )
 
 
+@platform_db
 def test_breach_with_notify_changes_no_routing(desk, api_client):
     _policy_with_action(desk, "notify")
     incident = make_incident(desk)
@@ -746,6 +753,7 @@ def test_breach_with_notify_changes_no_routing(desk, api_client):
     ]
 
 
+@platform_db
 def test_stopped_clocks_fire_nothing(desk):
     # Given an escalating policy and an incident resolved in time whose targets have since passed
     _policy_with_action(desk, "escalate")
@@ -764,6 +772,7 @@ def test_stopped_clocks_fire_nothing(desk):
         assert Incident.objects.filter(pk=incident.pk).values().get() == before
 
 
+@platform_db
 def test_warnings_and_the_breach_mail_the_assignee_and_team(
     desk, api_client, settings, django_capture_on_commit_callbacks
 ):
@@ -812,6 +821,7 @@ def test_warnings_and_the_breach_mail_the_assignee_and_team(
     )
 
 
+@platform_db
 def test_a_late_stop_records_the_breach_without_a_sweep(desk, api_client):
     # Given a response clock an hour past its target that no sweep has looked at
     _policy_with_action(desk, "escalate")
@@ -871,6 +881,7 @@ def due_spread(desk) -> dict[str, Incident]:
     return incidents
 
 
+@platform_db
 def test_list_shows_the_earliest_running_due_time_and_the_breach(desk, api_client, due_spread):
     client = api_client(desk.l1_agent)
 
@@ -894,6 +905,7 @@ def test_list_shows_the_earliest_running_due_time_and_the_breach(desk, api_clien
     }
 
 
+@platform_db
 def test_breached_filter(desk, api_client, due_spread):
     client = api_client(desk.l1_agent)
 
@@ -908,6 +920,7 @@ def test_breached_filter(desk, api_client, due_spread):
     ]
 
 
+@platform_db
 def test_ordering_by_sla_due_puts_the_soonest_first_and_nothing_running_last(
     desk, api_client, due_spread
 ):
@@ -935,6 +948,7 @@ def _walk(client, url: str) -> list[list[str]]:
 NOTHING_RUNNING = ["resolved", "on_hold", "closed", "cancelled"] * 2
 
 
+@platform_db
 def test_cursor_pagination_by_sla_due_returns_every_incident_once(desk, api_client, due_spread):
     # Given ten incidents with nothing running, so that equal due times span pages
     idle = [make_incident(desk, state=state).reference for state in NOTHING_RUNNING]
@@ -954,6 +968,7 @@ def test_cursor_pagination_by_sla_due_returns_every_incident_once(desk, api_clie
     assert walked[5:] == sorted(walked[5:], key=lambda reference: int(reference[4:]))
 
 
+@platform_db
 def test_descending_sla_due_pages_cover_every_incident_once(desk, api_client, due_spread):
     idle = [make_incident(desk, state=state).reference for state in NOTHING_RUNNING]
     idle += [due_spread["paused"].reference, due_spread["resolved"].reference]
@@ -989,6 +1004,7 @@ def _period(since: datetime, until: datetime) -> str:
     return "?" + urlencode({"since": _iso(since), "until": _iso(until)})
 
 
+@platform_db
 def test_compliance_counts_met_breached_and_running_clocks(desk, api_client):
     # Given SEV4 incidents reported today in every SLA situation
     breached = make_incident(desk)
@@ -1464,6 +1480,7 @@ def admin_client() -> Client:
     return client
 
 
+@platform_db
 def test_sla_policy_changelist_lists_every_tenants_policies(desk, admin_client, gold):
     SlaPolicyFactory(tenant=TenantFactory(slug="globex", name="Globex"), name="Globex basic")
 
@@ -1476,6 +1493,7 @@ def test_sla_policy_changelist_lists_every_tenants_policies(desk, admin_client, 
         assert text in page, text
 
 
+@platform_db
 def test_sla_policy_change_page_renders(desk, admin_client, gold):
     response = admin_client.get(f"/admin/incidents/slapolicy/{gold.pk}/change/")
 
@@ -1485,6 +1503,7 @@ def test_sla_policy_change_page_renders(desk, admin_client, gold):
         assert f'id="id_{name}" class="vForeignKeyRawIdAdminField"' in page, name
 
 
+@platform_db
 def test_incident_change_page_shows_the_clocks(desk, admin_client):
     incident = make_incident(desk, state="in_progress")
     with rls.tenant_scope(desk.tenant.pk):
@@ -1504,6 +1523,7 @@ def test_incident_change_page_shows_the_clocks(desk, admin_client):
     assert "sla_clocks-0-DELETE" not in page
 
 
+@platform_db
 def test_sla_policy_can_be_added_in_the_admin(desk, admin_client):
     response = admin_client.post(
         "/admin/incidents/slapolicy/add/",
@@ -1547,6 +1567,7 @@ def test_sla_policy_can_be_added_in_the_admin(desk, admin_client):
         ("response_target", "00:00:00", "Must be positive."),
     ],
 )
+@platform_db
 def test_sla_policy_admin_refuses_bad_input(desk, admin_client, gold, field, value, error):
     with rls.tenant_scope(desk.tenant.pk):
         before = SlaPolicy.objects.filter(pk=gold.pk).values().get()

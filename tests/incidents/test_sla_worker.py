@@ -22,6 +22,7 @@ from itsm.timers.models import Timer, TimerFiring
 from itsm.timers.sweep import sweep
 from tests.factories import MembershipFactory, SlaPolicyFactory
 from tests.incidents.conftest import make_incident
+from tests.markers import platform_db_committed
 from tests.processes import (
     celery_beat,
     celery_worker,
@@ -33,7 +34,7 @@ from tests.processes import (
 )
 from tests.timers.sweepers import sweep_in_parallel
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, platform_db_committed]
 
 
 def _count(model: type[Model], **filters: Any) -> int:

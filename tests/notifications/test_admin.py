@@ -8,8 +8,9 @@ from django.test import Client
 from itsm.notifications.models import Delivery
 from itsm.tenancy import rls
 from tests.factories import DeliveryFactory, NotificationFactory, UserFactory
+from tests.markers import platform_db
 
-pytestmark = pytest.mark.django_db
+pytestmark = platform_db
 
 CHANGELIST = "/admin/notifications/delivery/"
 

@@ -21,7 +21,7 @@ def _item(tenant, user, title: str, **fields: Any) -> Delivery:
 
 
 def _read_at(delivery: Delivery) -> Any:
-    with rls.platform_scope():
+    with rls.tenant_scope(delivery.tenant_id):
         return Delivery.objects.get(pk=delivery.pk).read_at
 
 

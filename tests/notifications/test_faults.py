@@ -16,6 +16,7 @@ from itsm.notifications.models import Delivery
 from itsm.notifications.services import delivery_deferred, notification_publish
 from itsm.notifications.smtp_sink import SmtpSink
 from itsm.tenancy import rls
+from tests.markers import platform_db_committed
 from tests.processes import (
     ChildProcess,
     celery_beat,
@@ -27,7 +28,7 @@ from tests.processes import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, platform_db_committed]
 
 EVENT = "incident.assigned"  # registered by the incidents app in every process
 

@@ -17,6 +17,7 @@ from itsm.notifications.models import Delivery, Notification, NotificationPrefer
 from itsm.notifications.services import NotificationDraft, notification_publish_many
 from itsm.tenancy import rls
 from tests.factories import TeamFactory, TeamMemberFactory
+from tests.markers import platform_db
 from tests.notifications.conftest import DIGEST, PING, rows
 
 pytestmark = pytest.mark.django_db
@@ -361,6 +362,7 @@ def test_the_backoff_doubles_up_to_its_cap(settings):
     assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
+@platform_db
 def test_a_broker_down_at_commit_is_logged_and_the_sweep_delivers_later(
     tenant_a, make_member, publish, eager, monkeypatch, caplog
 ):
@@ -425,6 +427,7 @@ def test_an_inactive_tenant_is_not_delivered_for(tenant_a, make_member, publish)
 # --- Retry -------------------------------------------------------------------------------------
 
 
+@platform_db
 def test_retry_requeues_failed_deliveries_and_leaves_delivered_and_claimed_ones(
     tenant_a, make_member, publish, settings, eager, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -31,7 +31,7 @@ TEXT_FIELDS = ("name", "title", "slug", "username", "email")
 
 
 def _b_users(tenant_b) -> list[Any]:
-    with rls.platform_scope():
+    with rls.tenant_scope(tenant_b.pk):
         return [m.user for m in Membership.objects.filter(tenant=tenant_b).select_related("user")]
 
 

@@ -20,6 +20,7 @@ from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy import rls
 from itsm.tenancy.models import Membership, Tenant
 from tests.factories import FACTORIES, UserFactory
+from tests.reading import across_tenants
 from tests.security.sweep import input_serializer
 from tests.test_tenant_isolation import ROUTES, _route_id
 
@@ -98,13 +99,12 @@ def _forbidden_body(model, instance, writable: set[str], *, tenant_b) -> dict[st
 
 
 def _rows(model) -> dict[Any, dict[str, Any]]:
-    with rls.platform_scope():
-        return {row["id"]: row for row in model._default_manager.values()}
+    return {row["id"]: row for row in across_tenants(lambda: list(model._default_manager.values()))}
 
 
 def _row(model, tenant, pk) -> dict[str, Any]:
-    with rls.platform_scope():
-        row: dict[str, Any] = model._default_manager.filter(tenant=tenant, pk=pk).values().get()
+    with rls.tenant_scope(tenant.pk):
+        row: dict[str, Any] = model._default_manager.filter(pk=pk).values().get()
     return row
 
 

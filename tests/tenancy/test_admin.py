@@ -17,8 +17,9 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.markers import platform_db
 
-pytestmark = pytest.mark.django_db
+pytestmark = platform_db
 
 
 @pytest.fixture

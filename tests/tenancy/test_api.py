@@ -11,6 +11,7 @@ from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember
 from tests.conftest import api_url
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, TeamMemberFactory
+from tests.reading import rows_across_tenants
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +58,7 @@ def _caller(request: pytest.FixtureRequest, name: str) -> Any:
 
 def _rows(*models: Any) -> list[list[dict[str, Any]]]:
     """Every row of the models in every tenant, to show that a refused call changed nothing."""
-    with rls.platform_scope():
-        return [list(model.objects.order_by("pk").values()) for model in models]
+    return [rows_across_tenants(model) for model in models]
 
 
 def _team_members(tenant: Any, slug: str) -> list[str]:

@@ -2,11 +2,12 @@
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from itsm.catalog.models import Service
 from itsm.tenancy import rls
 from tests.factories import FACTORIES, ServiceFactory
+from tests.markers import platform_db, platform_db_committed
 
 
 def _tables_with_tenant_column() -> list[str]:
@@ -52,6 +53,8 @@ def test_every_tenant_table_has_forced_rls_and_a_policy_on_the_tenant_setting():
         assert (enabled, forced) == (True, True), table
         assert rls.TENANT_SETTING in using, table
         assert rls.TENANT_SETTING in check, table
+        assert f"pg_has_role('{settings.DATABASE_PLATFORM_ROLE}'" in using, table
+        assert f"pg_has_role('{settings.DATABASE_PLATFORM_ROLE}'" in check, table
     # Every tenant model of the project is among them (and so gets a factory for the sweep).
     assert {model._meta.db_table for model in rls.tenant_models()} == set(tables)
     # (Unmanaged models are views over tenant tables, such as the audit trail's feed.)
@@ -70,6 +73,33 @@ def test_without_a_tenant_setting_every_tenant_table_reads_empty(tenant_a, tenan
             assert cursor.fetchone() == (0,), table
     with rls.tenant_scope(tenant_a.pk):
         assert Service.objects.count() == 1  # no filter: RLS alone keeps B's out
+    # Nor does the platform setting open anything on the application's connection, set by
+    # plain SQL as an injection would: the policy wants membership of the platform role too.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL app.platform = 'on'")
+        for table in _tables_with_tenant_column():
+            cursor.execute(f"SELECT count(*) FROM {qn(table)}")  # noqa: S608
+            assert cursor.fetchone() == (0,), table
+
+
+@pytest.mark.django_db
+def test_the_application_role_cannot_become_the_platform_role():
+    platform_role = settings.DATABASE_PLATFORM_ROLE
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_has_role(%s, 'MEMBER')", [platform_role])
+        assert cursor.fetchone() == (False,)
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+            cursor.execute(f"SET ROLE {connection.ops.quote_name(platform_role)}")
+
+
+@platform_db
+def test_the_platform_role_sees_every_tenant_only_in_the_platform_scope(tenant_a, tenant_b):
+    ServiceFactory(tenant=tenant_a)
+    ServiceFactory(tenant=tenant_b)
+    assert connection.settings_dict["USER"] == settings.DATABASE_PLATFORM_ROLE
+    assert Service.objects.count() == 0  # no setting: nothing, as for the application
+    with rls.tenant_scope(tenant_a.pk):
+        assert Service.objects.count() == 1
     with rls.platform_scope():
         assert Service.objects.count() == 2
 
@@ -110,3 +140,27 @@ def test_scope_restores_the_outer_setting_after_a_nested_scope(tenant_a, tenant_
             1 / 0  # noqa: B018
         assert list(Service.objects.values_list("tenant_id", flat=True)) == [tenant_a.pk]
     assert Service.objects.count() == 0
+
+
+@platform_db_committed
+def test_platform_scope_runs_on_the_platform_connection_and_gives_the_default_back(
+    tenant_a, tenant_b
+):
+    ServiceFactory(tenant=tenant_a)
+    ServiceFactory(tenant=tenant_b)
+    app = connections["default"]
+    with rls.platform_scope():
+        assert connections["default"] is connections[rls.PLATFORM_DB_ALIAS]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone() == (settings.DATABASE_PLATFORM_ROLE,)
+        assert Service.objects.count() == 2
+    assert connections["default"] is app
+    assert Service.objects.count() == 0  # the application's connection, no scope
+
+
+@pytest.mark.django_db
+def test_platform_scope_refuses_to_start_inside_an_application_transaction(tenant_a):
+    # Its own connection could not see this transaction's rows: a loud error, not an empty page
+    with pytest.raises(RuntimeError, match="platform connection"), rls.platform_scope():
+        pass

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection, transaction
 from incidents.models import Incident
 from itsm.tenancy import rls
 from tests.factories import FACTORIES, IncidentFactory, TeamFactory
+from tests.markers import platform_db
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,7 @@ def test_every_uniqueness_holds_within_one_tenant():
             ), f"{index} on {table} {columns} is unique across tenants"
 
 
+@platform_db
 def test_links_between_tenant_tables_stay_inside_the_tenant(tenant_a, tenant_b):
     # Given one of everything in each of two tenants, made as the services and factories make it
     for tenant in (tenant_a, tenant_b):
@@ -109,6 +111,7 @@ def test_every_link_between_tenant_tables_has_a_database_guard():
     assert len(guarded) == len(links)
 
 
+@platform_db
 def test_the_database_refuses_a_link_to_another_tenants_row(tenant_a, tenant_b):
     # Given an incident of A and a team of B
     incident = IncidentFactory(tenant=tenant_a)

@@ -3,7 +3,6 @@
 import threading
 from datetime import timedelta
 
-import pytest
 from django.db import connection
 from django.utils import timezone
 
@@ -12,10 +11,11 @@ from itsm.tenancy.models import Tenant, TenantCounter
 from itsm.timers.kinds import registered
 from itsm.timers.models import Timer, TimerFiring
 from itsm.timers.sweep import sweep
+from tests.markers import platform_db_committed
 from tests.timers.kinds import LAST_STEP, Chain, counter_key
 from tests.timers.sweepers import sweep_in_parallel
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = platform_db_committed
 
 
 def make_chains(tenant: Tenant, count: int, *, due_in: timedelta = timedelta(0)) -> list[int]:

@@ -11,11 +11,12 @@ import pytest
 from itsm.celery import app
 from itsm.tenancy import rls
 from itsm.timers.models import Timer, TimerFiring
+from tests.markers import platform_db_committed
 from tests.processes import celery_worker, child_process_env, wait_until
 from tests.timers.kinds import LAST_STEP
 from tests.timers.test_engine import assert_each_step_fired_and_acted_once, make_chains
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, platform_db_committed]
 
 SWEEP = "itsm.timers.tasks.sweep_timers_task"
 KIND_MODULE = "tests.timers.kinds"

@@ -57,7 +57,7 @@ class Command(BaseCommand):
         timings = []
         for _ in range(runs):
             reset_queries()
-            with CaptureQueriesContext(connection) as queries:
+            with CaptureQueriesContext(rls.platform_connection()) as queries:
                 started = time.perf_counter()
                 result = sweep()
                 timings.append((time.perf_counter() - started) * 1000)
