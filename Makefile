@@ -19,7 +19,7 @@ TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key-that-is-long-enough-for-
 	CELERY_BROKER_URL=$(TEST_BROKER_URL) CACHE_URL=locmemcache://
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo test lint format lock clean
+.PHONY: setup browser run demo test lint format lock clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ $(STAMP): requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)
+
+# Debian's Chromium for the browser tests (tests/e2e), which Playwright drives; Playwright never
+# downloads a browser of its own. Nothing to do when it is installed.
+browser:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; else sudo=; fi; \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 # A local .env for the embedded default: debug on, a fresh secret, SQLite, file-system broker.
 .env:
@@ -47,7 +55,7 @@ run: demo
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
-test: setup
+test: setup browser
 	$(TEST_ENV) $(BIN)/python manage.py provision_db_roles --superuser-url $(PG_SUPERUSER_URL)
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -8,6 +8,7 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.models import IncidentEvent
+        from incidents import workspace
         from incidents.notifications import notify_incident_events
         from itsm.timeline import on_recorded
 
@@ -15,3 +16,5 @@ class IncidentsConfig(AppConfig):
         # notifications engine in every process (web, worker, beat); every batch of incident
         # events the timeline writes is handed to it in the writer's transaction.
         on_recorded(IncidentEvent, notify_incident_events)
+        # Header links and the search provider of the workspace shell.
+        workspace.register()

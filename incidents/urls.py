@@ -1,9 +1,25 @@
+"""Incident pages: the queues, the record page with its actions, and the create form.
+
+Requesters use the same URLs (their queue lists what they reported, the record page shows the
+public timeline, the create form is the simpler one), so a link works for everyone who may see
+the incident.
+"""
+
 from django.urls import path
 
-from incidents import views
+from incidents.views import create, queues, record
 
 app_name = "incidents"
 
+TENANT = "t/<slug:tenant_slug>/incidents/"
+
 urlpatterns = [
-    path("t/<slug:tenant_slug>/incidents/", views.IncidentListPage.as_view(), name="list"),
+    path(TENANT, queues.IncidentListPage.as_view(), name="list"),
+    path(f"{TENANT}new/", create.IncidentCreatePage.as_view(), name="create"),
+    path(f"{TENANT}<str:reference>/", record.IncidentRecordPage.as_view(), name="detail"),
+    path(
+        f"{TENANT}<str:reference>/<slug:action>/",
+        record.IncidentActionPage.as_view(),
+        name="action",
+    ),
 ]

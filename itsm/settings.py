@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "itsm.notifications",
     "itsm.timers",
     "itsm.web",
+    "django_htmx",
     "itsm.api",
     "itsm.accounts",
     # After tenancy: its post_migrate revokes what tenancy grants on the audit tables.
@@ -100,6 +101,8 @@ MIDDLEWARE = [
     # Who and which request, on every audit event written during the request (itsm/audit).
     "itsm.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: pages answer htmx requests with a fragment instead of the whole page.
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a log-in refused by the lockout into the lockout page (AXES_LOCKOUT_CALLABLE).
     "axes.middleware.AxesMiddleware",
@@ -119,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "itsm.web.context_processors.workspace",
             ],
         },
     },

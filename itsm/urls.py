@@ -26,5 +26,6 @@ urlpatterns = [
     path("api/v1/t/<slug:tenant_slug>/", include(tenant_api_patterns)),
 ]
 
+handler403 = web_views.forbidden
 handler404 = web_views.not_found
 handler500 = web_views.server_error

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from incidents import selectors, services
 from incidents import sla as sla_services
 from incidents.api import serializers as s
-from incidents.api.filters import IncidentFilterSet
+from incidents.filters import IncidentFilterSet
 from incidents.models import Incident, SlaPolicy
 from itsm.api.views import (
     TenantCreateMixin,

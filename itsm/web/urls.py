@@ -7,4 +7,10 @@ app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("t/<slug:tenant_slug>/", views.TenantHomeView.as_view(), name="tenant-home"),
+    path("t/<slug:tenant_slug>/search/", views.SearchPage.as_view(), name="search"),
+    path(
+        "t/<slug:tenant_slug>/notifications/",
+        views.NotificationsPage.as_view(),
+        name="notifications",
+    ),
 ]

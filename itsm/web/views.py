@@ -12,14 +12,18 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import SimpleTemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import TemplateView
 
 from itsm.catalog import selectors as catalog_selectors
+from itsm.notifications.selectors import inbox_list
+from itsm.notifications.services import notification_mark_all_read, notification_mark_read
 from itsm.tenancy import rls
 from itsm.tenancy.models import Membership, Tenant
 from itsm.tenancy.selectors import team_list, tenant_membership_resolve, user_membership_list
+from itsm.web import workspace
 
 
 @login_required
@@ -48,6 +52,8 @@ class TenantPageMixin:
             if membership is None:
                 raise Http404("No such tenant.")
             self.membership, self.tenant = membership, membership.tenant
+            # As the API does: filters and the shell's context read them from the request.
+            request.tenant, request.membership = self.tenant, membership  # type: ignore[attr-defined]
             response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
             if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
                 response.render()
@@ -72,6 +78,59 @@ class TenantHomeView(TenantPageMixin, TemplateView):
             categories=catalog_selectors.category_list(tenant=self.tenant).filter(is_active=True),
         )
         return context
+
+
+class SearchPage(TenantPageMixin, TemplateView):
+    """The global search box's answer: an exact number jumps to its record, text lists hits."""
+
+    template_name = "web/search.html"
+    max_query_length = 200
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        query = request.GET.get("q", "").strip()[: self.max_query_length]
+        result = workspace.search(self.tenant, self.membership, query) if query else None
+        if result is not None and result.jump_to:
+            return redirect(result.jump_to)
+        return self.render_to_response(
+            self.get_context_data(search_query=query, hits=result.hits if result else [])
+        )
+
+
+class NotificationsPage(TenantPageMixin, TemplateView):
+    """The bell: the user's in-app notifications in this tenant, newest first."""
+
+    template_name = "web/notifications.html"
+    page_size = 50
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        items = inbox_list(tenant=self.tenant, user=self.request.user)
+        context["items"] = list(items[: self.page_size])
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Mark one item read and follow its link, or mark them all read."""
+        delivery_id = request.POST.get("delivery", "")
+        if delivery_id.isdigit():
+            item = get_object_or_404(
+                inbox_list(tenant=self.tenant, user=request.user), pk=int(delivery_id)
+            )
+            notification_mark_read(delivery=item)
+            link = item.notification.link
+            if link and url_has_allowed_host_and_scheme(link, allowed_hosts=None):
+                return redirect(link)
+        else:
+            notification_mark_all_read(tenant=self.tenant, user=request.user)
+        return redirect("web:notifications", self.tenant.slug)
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "permission_denied", "message": "Permission denied.", "fields": {}},
+            status=403,
+        )
+    return render(request, "403.html", status=403)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -7,10 +7,10 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 
-from itsm.api.filters import UtcDateTimeFilter
 from itsm.audit.models import AuditEvent
 from itsm.audit.selectors import filter_by_reference
 from itsm.audit.tracking import audited_models
+from itsm.filters import UtcDateTimeFilter
 
 
 def _model_choices() -> list[tuple[str, str]]:

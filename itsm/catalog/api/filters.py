@@ -1,8 +1,8 @@
 from django_filters import rest_framework as filters
 
-from itsm.api.filters import tenant_queryset
 from itsm.catalog.choices import ServiceCriticality
 from itsm.catalog.models import Category, Service
+from itsm.filters import tenant_queryset
 from itsm.tenancy.models import Team
 
 

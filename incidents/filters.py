@@ -2,8 +2,8 @@ from django_filters import rest_framework as filters
 
 from incidents.choices import IncidentSource, IncidentStatus, Priority
 from incidents.models import Incident
-from itsm.api.filters import UtcDateTimeFilter, tenant_queryset
 from itsm.catalog.models import Category, Service
+from itsm.filters import UtcDateTimeFilter, tenant_queryset
 from itsm.tenancy.models import Team
 
 

@@ -1,0 +1,1 @@
+"""Incident pages of the agent workspace and the requester portal, one module per page."""

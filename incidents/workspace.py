@@ -1,0 +1,69 @@
+"""The incidents app's part of the workspace shell: its header links and its search provider."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.urls import reverse
+
+from incidents import selectors
+from incidents.models import Incident
+from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
+from itsm.tenancy.models import Membership, Tenant, parse_reference
+from itsm.web.workspace import NavItem, SearchHit, SearchResult, register_nav, register_search
+
+REQUESTER_ROLES = frozenset({MembershipRole.REQUESTER})
+
+
+def incident_search(tenant: Tenant, membership: Membership, query: str, limit: int) -> SearchResult:
+    """An incident number (INC-000042 or 42) that exists jumps to it; words match the title
+    and description of the incidents the member may see (a requester: their own)."""
+    incidents = selectors.incident_list(tenant=tenant, membership=membership)
+    number = parse_reference(Incident.NUMBER_PREFIX, query)
+    if number is not None:
+        found = incidents.filter(number=number).only("number").first()
+        if found is not None:
+            return SearchResult(jump_to=incident_url(tenant, found))
+    words = query.split()[:8]
+    if not words:
+        return SearchResult()
+    matching = Q()
+    for word in words:
+        matching &= Q(title__icontains=word) | Q(description__icontains=word)
+    hits = incidents.filter(matching).order_by("-created_at", "-id")[:limit]
+    return SearchResult(
+        hits=[
+            SearchHit(
+                kind="Incident",
+                title=f"{incident.reference} {incident.title}",
+                url=incident_url(tenant, incident),
+                detail=incident.get_status_display(),
+            )
+            for incident in hits
+        ]
+    )
+
+
+def incident_url(tenant: Tenant, incident: Incident) -> str:
+    return reverse("incidents:detail", args=[tenant.slug, incident.reference])
+
+
+def register() -> None:
+    register_nav(
+        NavItem(
+            "Queues",
+            "incidents:list",
+            frozenset(STAFF_ROLES),
+            order=10,
+            section=("incidents:list", "incidents:detail"),
+        ),
+        NavItem("Record incident", "incidents:create", frozenset(STAFF_ROLES), order=20),
+        NavItem(
+            "My requests",
+            "incidents:list",
+            REQUESTER_ROLES,
+            order=10,
+            section=("incidents:list", "incidents:detail"),
+        ),
+        NavItem("Report an incident", "incidents:create", REQUESTER_ROLES, order=20),
+    )
+    register_search("incidents", incident_search)
