@@ -7,8 +7,8 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incident management"
 
     def ready(self) -> None:
-        from incidents.models import IncidentEvent
         from incidents import workspace
+        from incidents.models import IncidentEvent
         from incidents.notifications import notify_incident_events
         from itsm.timeline import on_recorded
 

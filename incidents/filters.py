@@ -4,6 +4,7 @@ from incidents.choices import IncidentSource, IncidentStatus, Priority
 from incidents.models import Incident
 from itsm.catalog.models import Category, Service
 from itsm.filters import UtcDateTimeFilter, tenant_queryset
+from itsm.tenancy.choices import TeamKind
 from itsm.tenancy.models import Team
 
 
@@ -17,6 +18,9 @@ class IncidentFilterSet(filters.FilterSet):
     assignee = filters.CharFilter(field_name="assignee__username")
     reported_by = filters.CharFilter(field_name="reported_by__username")
     unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+    tier = filters.ChoiceFilter(
+        field_name="assignment_team__kind", choices=TeamKind.choices, label="Team tier"
+    )
     service = filters.ModelChoiceFilter(
         queryset=tenant_queryset(Service), to_field_name="slug", field_name="service"
     )
@@ -40,6 +44,7 @@ class IncidentFilterSet(filters.FilterSet):
             "assignee",
             "reported_by",
             "unassigned",
+            "tier",
             "service",
             "category",
             "is_major",

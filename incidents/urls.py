@@ -16,6 +16,7 @@ TENANT = "t/<slug:tenant_slug>/incidents/"
 urlpatterns = [
     path(TENANT, queues.IncidentListPage.as_view(), name="list"),
     path(f"{TENANT}new/", create.IncidentCreatePage.as_view(), name="create"),
+    path(f"{TENANT}bulk-assign/", queues.IncidentBulkAssignPage.as_view(), name="bulk-assign"),
     path(f"{TENANT}<str:reference>/", record.IncidentRecordPage.as_view(), name="detail"),
     path(
         f"{TENANT}<str:reference>/<slug:action>/",

@@ -8,7 +8,7 @@ from django.urls import reverse
 from incidents import selectors
 from incidents.models import Incident
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
-from itsm.tenancy.models import Membership, Tenant, parse_reference
+from itsm.tenancy.models import Membership, Tenant, format_reference, parse_reference
 from itsm.web.workspace import NavItem, SearchHit, SearchResult, register_nav, register_search
 
 REQUESTER_ROLES = frozenset({MembershipRole.REQUESTER})
@@ -19,10 +19,9 @@ def incident_search(tenant: Tenant, membership: Membership, query: str, limit: i
     and description of the incidents the member may see (a requester: their own)."""
     incidents = selectors.incident_list(tenant=tenant, membership=membership)
     number = parse_reference(Incident.NUMBER_PREFIX, query)
-    if number is not None:
-        found = incidents.filter(number=number).only("number").first()
-        if found is not None:
-            return SearchResult(jump_to=incident_url(tenant, found))
+    if number is not None and incidents.filter(number=number).exists():
+        reference = format_reference(Incident.NUMBER_PREFIX, number, Incident.NUMBER_DIGITS)
+        return SearchResult(jump_to=reverse("incidents:detail", args=[tenant.slug, reference]))
     words = query.split()[:8]
     if not words:
         return SearchResult()

@@ -237,6 +237,11 @@ DATABASE_APP_ROLE: str = DATABASES["default"].get("USER", "") if _owner else ""
 # The role whose members may open the platform scope; empty on SQLite (no policies there).
 DATABASE_PLATFORM_ROLE: str = DATABASES.get("platform", {}).get("USER", "")
 
+# --- Workspace -----------------------------------------------------------------------------------
+
+# "Breaching soon": open incidents whose earliest running SLA clock is due within this many seconds.
+WORKSPACE_BREACHING_SOON = env.int("WORKSPACE_BREACHING_SOON", default=2 * 60 * 60)
+
 # --- Cache -------------------------------------------------------------------------------------
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

@@ -23,6 +23,7 @@ from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
 from itsm.tenancy.services import allocate_number
+from itsm.web.models import SavedView
 
 PASSWORD = "correct-horse-battery"
 
@@ -179,6 +180,16 @@ class NotificationPreferenceFactory(TenantOwnedFactory[NotificationPreference]):
     is_enabled = False
 
 
+class SavedViewFactory(TenantOwnedFactory[SavedView]):
+    class Meta:
+        model = SavedView
+
+    user = factory.LazyAttribute(lambda obj: MembershipFactory(tenant=obj.tenant).user)
+    page = "incidents:list"
+    name = factory.Sequence(lambda n: f"View {n}")
+    query = "queue=open&priority=1"
+
+
 class AuditEventFactory(DjangoModelFactory[AuditEvent]):
     """An audit event: the database's record of a team being created in the tenant."""
 
@@ -205,4 +216,5 @@ FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Delivery: DeliveryFactory,
     NotificationPreference: NotificationPreferenceFactory,
     AuditEvent: AuditEventFactory,
+    SavedView: SavedViewFactory,
 }

@@ -1,16 +1,57 @@
-"""Every web page under /t/<tenant>/ keeps to its tenant: another tenant's page is a 404, and a
-tenant's page shows nothing of another's. Pages added later are swept without editing this."""
+"""Every web page under /t/<tenant>/ keeps to its tenant: another tenant's page (or another
+tenant's object under one's own tenant) is a 404, and a tenant's page shows nothing of another's.
+Pages added later are swept without editing this, except to say how to build the object a page
+names in its URL (PAGE_OBJECTS)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy.choices import MembershipRole
-from tests.factories import IncidentFactory, ServiceFactory, TeamFactory
+from itsm.tenancy.models import Tenant
+from tests.factories import IncidentFactory, SavedViewFactory, ServiceFactory, TeamFactory
 
 
-def tenant_pages() -> list[str]:
-    names: list[str] = []
+@dataclass(frozen=True)
+class Page:
+    name: str
+    view_class: Any
+    object_kwargs: frozenset[str]
+
+    @property
+    def method(self) -> str:
+        """GET for pages that show something; POST for pages that only act."""
+        return "get" if hasattr(self.view_class, "get") else "post"
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(self.view_class.page_roles)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# How to build, in a tenant and for a user, the objects a page's URL names.
+PAGE_OBJECTS: dict[str, Callable[[Tenant, Any], dict[str, Any]]] = {
+    "incidents:detail": lambda tenant, user: {
+        "reference": IncidentFactory(tenant=tenant, reported_by=user).reference
+    },
+    "incidents:action": lambda tenant, user: {
+        "reference": IncidentFactory(tenant=tenant, reported_by=user).reference,
+        "action": "comment",
+    },
+    "web:saved-view-delete": lambda tenant, user: {
+        "pk": SavedViewFactory(tenant=tenant, user=user).pk
+    },
+}
+
+
+def tenant_pages() -> list[Page]:
+    pages: list[Page] = []
 
     def walk(patterns, namespace: str) -> None:
         for pattern in patterns:
@@ -21,49 +62,75 @@ def tenant_pages() -> list[str]:
                 walk(pattern.url_patterns, child)
             elif isinstance(pattern, URLPattern) and pattern.name:
                 kwargs = set(pattern.pattern.regex.groupindex)
-                if TENANT_URL_KWARG in kwargs:
-                    assert kwargs == {TENANT_URL_KWARG}, (
-                        f"{pattern.name} takes {kwargs}: teach this sweep to build its objects"
-                    )
-                    names.append(f"{namespace}{pattern.name}")
+                if TENANT_URL_KWARG not in kwargs:
+                    continue
+                name = f"{namespace}{pattern.name}"
+                others = frozenset(kwargs - {TENANT_URL_KWARG})
+                assert not others or name in PAGE_OBJECTS, (
+                    f"{name} takes {sorted(others)}: say in PAGE_OBJECTS how to build them"
+                )
+                pages.append(Page(name, pattern.callback.view_class, others))
 
     walk(get_resolver().url_patterns, "")
-    return names
+    return pages
 
 
 PAGES = tenant_pages()
 
 
+def page_url(page: Page, tenant: Tenant, user: Any, objects_of: Tenant | None = None) -> str:
+    """The page's URL in `tenant`, naming objects built in `objects_of` (default: the same)."""
+    build = PAGE_OBJECTS.get(page.name)
+    objects = build(objects_of or tenant, user) if build else {}
+    return reverse(page.name, kwargs={TENANT_URL_KWARG: tenant.slug, **objects})
+
+
+def request(client: Any, page: Page, url: str) -> Any:
+    return getattr(client, page.method)(url)
+
+
 def test_the_sweep_finds_the_pages():
-    assert {"web:tenant-home", "incidents:list"} <= set(PAGES)
+    names = {page.name for page in PAGES}
+    assert {"web:tenant-home", "incidents:list", "incidents:detail"} <= names
+    assert {"incidents:bulk-assign", "web:saved-view-save"} <= names
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGES, ids=str)
 @pytest.mark.parametrize("role", [MembershipRole.TENANT_ADMIN, MembershipRole.REQUESTER])
 def test_a_page_shows_one_tenant_only(client, tenant_a, tenant_b, make_member, page, role):
     # Given a member of A, and B's team, service and incident with recognisable names
-    client.force_login(make_member(tenant_a, role))
+    user = make_member(tenant_a, role)
+    client.force_login(user)
     secrets = [
         TeamFactory(tenant=tenant_b, name="Secret team of B").name,
         ServiceFactory(tenant=tenant_b, name="Secret service of B").name,
         IncidentFactory(tenant=tenant_b, title="Secret incident of B").title,
     ]
 
-    # When they open B's page and their own
-    other = client.get(reverse(page, kwargs={TENANT_URL_KWARG: tenant_b.slug}))
-    own = client.get(reverse(page, kwargs={TENANT_URL_KWARG: tenant_a.slug}))
+    # When they open B's page, B's object under their own tenant, and their own page
+    other = request(client, page, page_url(page, tenant_b, user))
+    smuggled = page.object_kwargs and request(
+        client, page, page_url(page, tenant_a, user, objects_of=tenant_b)
+    )
+    own = request(client, page, page_url(page, tenant_a, user))
 
-    # Then B's page does not exist for them, and their own shows nothing of B
+    # Then B's page and B's object do not exist for them, and their own shows nothing of B
     assert other.status_code == 404
-    assert own.status_code == 200
+    if page.object_kwargs:
+        assert smuggled.status_code == 404
+    if role not in page.roles:
+        assert own.status_code == 403
+        return
+    assert own.status_code == 200 if page.method == "get" else own.status_code < 500
     html = own.content.decode()
     assert not [secret for secret in secrets if secret in html]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page", PAGES)
-def test_an_anonymous_visitor_is_sent_to_log_in(client, tenant_a, page):
-    response = client.get(reverse(page, kwargs={TENANT_URL_KWARG: tenant_a.slug}))
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_an_anonymous_visitor_is_sent_to_log_in(client, tenant_a, make_member, page):
+    url = page_url(page, tenant_a, make_member(tenant_a, MembershipRole.AGENT))
+    response = request(client, page, url)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
@@ -59,6 +60,20 @@ def team_list(*, tenant: Tenant) -> QuerySet[Team]:
 def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
     """The tenant's memberships with their users."""
     return Membership.objects.for_tenant(tenant).select_related("user")
+
+
+def agent_list(*, tenant: Tenant) -> QuerySet[Any]:
+    """Users who work tickets in the tenant (active staff memberships): who may be assigned,
+    named commander or chosen in an agent's form; never a requester."""
+    return (
+        get_user_model()
+        .objects.filter(
+            pk__in=Membership.objects.for_tenant(tenant)
+            .filter(is_active=True, role__in=STAFF_ROLES)
+            .values("user_id")
+        )
+        .order_by("username")
+    )
 
 
 def users_outside_tenant(

@@ -21,7 +21,8 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
     membership = getattr(request, "membership", None)
     if membership is None:
         return {}
-    user, tenant = request.user, membership.tenant
+    user: Any = request.user  # authenticated: the tenant page mixin let the request in
+    tenant = membership.tenant
     view_name = request.resolver_match.view_name if request.resolver_match else ""
     return {
         "nav_links": [

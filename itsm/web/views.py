@@ -7,23 +7,33 @@ security scope, and the response rendered before the transaction ends.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import SimpleTemplateResponse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
 from django.views.generic import TemplateView
 
 from itsm.catalog import selectors as catalog_selectors
 from itsm.notifications.selectors import inbox_list
 from itsm.notifications.services import notification_mark_all_read, notification_mark_read
 from itsm.tenancy import rls
+from itsm.tenancy.choices import ALL_ROLES
 from itsm.tenancy.models import Membership, Tenant
 from itsm.tenancy.selectors import team_list, tenant_membership_resolve, user_membership_list
 from itsm.web import workspace
+from itsm.web.selectors import saved_view_list
+from itsm.web.services import saved_query, saved_view_delete, saved_view_save
+
+# The pages whose views can be saved (URL names taking the tenant slug).
+QUEUE_PAGES = frozenset({"incidents:list"})
 
 
 @login_required
@@ -36,11 +46,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class TenantPageMixin:
-    """Resolve the URL's tenant for a page, check membership, and scope the request to it."""
+    """Resolve the URL's tenant for a page, check membership, and scope the request to it.
+
+    `page_roles` says which membership roles may open the page (a 403 page for the others);
+    the role matrix test reads it, as it reads the API's `action_roles`.
+    """
 
     request: HttpRequest
     tenant: Tenant
     membership: Membership
+    page_roles: ClassVar[frozenset[str]] = ALL_ROLES
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
@@ -52,6 +67,8 @@ class TenantPageMixin:
             if membership is None:
                 raise Http404("No such tenant.")
             self.membership, self.tenant = membership, membership.tenant
+            if membership.role not in self.page_roles:
+                return forbidden(request)
             # As the API does: filters and the shell's context read them from the request.
             request.tenant, request.membership = self.tenant, membership  # type: ignore[attr-defined]
             response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
@@ -122,6 +139,41 @@ class NotificationsPage(TenantPageMixin, TemplateView):
         else:
             notification_mark_all_read(tenant=self.tenant, user=request.user)
         return redirect("web:notifications", self.tenant.slug)
+
+
+class SavedViewSavePage(TenantPageMixin, View):
+    """Save the current filters of a queue page under a name (the same name overwrites)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        page, name = request.POST.get("page", ""), request.POST.get("name", "").strip()
+        query = request.POST.get("query", "")
+        if page not in QUEUE_PAGES or not name:
+            messages.error(request, "Give the view a name.")
+            return self._back(page, query)
+        try:
+            saved_view_save(
+                tenant=self.tenant, user=request.user, page=page, name=name, query=query
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Saved the view “{name}”.")
+        return self._back(page, query)
+
+    def _back(self, page: str, query: str) -> HttpResponse:
+        if page not in QUEUE_PAGES:
+            return redirect("web:tenant-home", self.tenant.slug)
+        return redirect(f"{reverse(page, args=[self.tenant.slug])}?{saved_query(query)}")
+
+
+class SavedViewDeletePage(TenantPageMixin, View):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        view = get_object_or_404(
+            saved_view_list(tenant=self.tenant, user=request.user), pk=kwargs["pk"]
+        )
+        saved_view_delete(view=view)
+        messages.success(request, f"Deleted the view “{view.name}”.")
+        return redirect(view.page, self.tenant.slug)
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -5,8 +5,9 @@
   "use strict";
 
   // --- SLA countdown -----------------------------------------------------------------------
-  // <time class="sla" datetime="<due ISO>" data-started="<start ISO>" data-warn="75,90"
-  //       data-server-now="<ISO>" data-paused>  — colour by the policy's warning thresholds.
+  // <time class="sla" datetime="<due ISO>" data-warn-at="<first warning ISO>"
+  //       [data-paused data-remaining="<seconds>"]>, rendered by incidents' {% sla_countdown %};
+  //       an element with data-server-now="<ISO>" on the page corrects the browser's clock.
   let clockSkew = 0; // server time minus browser time, from the page that was served
 
   function humanDuration(ms) {
@@ -28,7 +29,8 @@
     }
     const label = el.querySelector(".sla-text") || el;
     if (el.hasAttribute("data-paused")) {
-      label.textContent = "paused, " + humanDuration(due - now) + " left";
+      // A paused clock does not tick: what is left is what was left when it paused.
+      label.textContent = "paused, " + humanDuration(Number(el.dataset.remaining || 0) * 1000) + " left";
       el.className = "sla sla-paused";
       return;
     }
@@ -38,12 +40,9 @@
       state = "sla-breached";
       label.textContent = "breached " + humanDuration(remaining) + " ago";
     } else {
-      const started = Date.parse(el.dataset.started || "");
-      const thresholds = (el.dataset.warn || "").split(",").map(Number).filter((n) => n > 0);
-      if (!isNaN(started) && due > started && thresholds.length) {
-        const elapsed = ((now - started) / (due - started)) * 100;
-        if (elapsed >= Math.min.apply(null, thresholds)) state = "sla-warning";
-      }
+      // data-warn-at: when the policy's first warning fires (the server's own timer time).
+      const warnAt = Date.parse(el.dataset.warnAt || "");
+      if (!isNaN(warnAt) && now >= warnAt) state = "sla-warning";
       label.textContent = humanDuration(remaining) + " left";
     }
     el.classList.remove("sla-ok", "sla-warning", "sla-breached", "sla-paused");
