@@ -98,8 +98,12 @@ class HoldReason(models.TextChoices):
 
 
 class IncidentSource(models.TextChoices):
+    """How the incident came to the service desk (the channel of the first report)."""
+
     MONITORING = "monitoring", _("Monitoring")
     USER = "user", _("User report")
+    PHONE = "phone", _("Phone")
+    PORTAL = "portal", _("Self-service portal")
     PROACTIVE = "proactive", _("Proactive")
     CHAT = "chat", _("Chat")
     EMAIL = "email", _("E-mail")
