@@ -222,7 +222,7 @@ def test_requester_reports_for_themselves(client, desk):
     assert response["Location"] == "/t/acme/incidents/INC-000001/"
     incident = _incident(desk)
     assert incident.reported_by == desk.requester
-    assert (incident.source, incident.priority) == ("user", 4)
+    assert (incident.source, incident.priority) == ("portal", 4)
     assert (incident.service, incident.assignment_team, incident.assignee) == (None, None, None)
 
 
