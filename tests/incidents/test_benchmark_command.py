@@ -24,3 +24,15 @@ def test_benchmark_command_runs_on_a_small_tenant():
     # The same small, constant number of queries whatever the page size.
     assert int(rows["first page (50)"][0]) > 0
     assert rows["first page (50)"][0] == rows["page of 200"][0]
+
+
+@pytest.mark.django_db
+def test_workspace_pages_benchmark_runs_on_a_small_tenant():
+    out = StringIO()
+    call_command(
+        "benchmark_workspace_pages", incidents=60, requests=2, no_analyze=True, stdout=out
+    )
+    rows = [line for line in out.getvalue().splitlines() if line.startswith(("queue", "record"))]
+    assert len(rows) == 8
+    # Every page answered (the command asserts 200) with a small number of queries.
+    assert all(0 < int(line[26:34]) < 30 for line in rows)

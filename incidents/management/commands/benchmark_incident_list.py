@@ -44,7 +44,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         count, requests = options["incidents"], options["requests"]
-        tenant, agent = self._seed(count, analyze=not options["no_analyze"])
+        tenant, agent = seed_incidents(count, analyze=not options["no_analyze"], out=self.stdout)
         # Django clears the query log when a request starts; keep it to count the queries.
         request_started.disconnect(reset_queries)
         client = Client(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=agent).key}")
@@ -88,69 +88,72 @@ class Command(BaseCommand):
             url = page["next"]
         return url
 
-    def _seed(self, count: int, *, analyze: bool) -> tuple[Tenant, Any]:
-        slug = f"bench-{count}"
-        tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": f"Bench {count}"})
-        users = get_user_model().objects
-        agent, created = users.get_or_create(username=f"{slug}-agent")
-        with rls.tenant_scope(tenant.pk):
-            if created:
-                Membership.objects.create(tenant=tenant, user=agent, role=MembershipRole.AGENT)
-            if Incident.objects.for_tenant(tenant).count() >= count:
-                return tenant, agent
-            self.stdout.write(f"Seeding {count} incidents ...")
-            rng = random.Random(count)  # noqa: S311 - test data, not security
-            teams = [
-                Team.objects.create(tenant=tenant, slug=f"team-{kind}", name=kind, kind=kind)
-                for kind in (TeamKind.L1, TeamKind.L2, TeamKind.L3)
-            ]
-            people = []
-            for index in range(30):
-                user, _ = users.get_or_create(username=f"{slug}-person-{index}")
-                Membership.objects.create(tenant=tenant, user=user, role=MembershipRole.AGENT)
-                TeamMember.objects.create(tenant=tenant, team=teams[index % 3], user=user)
-                people.append(user)
-            services = [
-                Service.objects.create(tenant=tenant, slug=f"service-{i}", name=f"Service {i}")
-                for i in range(20)
-            ]
-            categories = [
-                Category.objects.create(tenant=tenant, slug=f"category-{i}", name=f"Category {i}")
-                for i in range(15)
-            ]
-            words = ["printer", "vpn", "mail", "login", "slow", "error", "crash", "network"]
-            now = timezone.now()
-            batch = []
-            for number in range(1, count + 1):
-                status = rng.choice(list(IncidentStatus))
-                batch.append(
-                    Incident(
-                        tenant=tenant,
-                        number=number,
-                        title=f"{rng.choice(words)} {rng.choice(words)} issue {number}",
-                        description="Generated for the benchmark. " * 5,
-                        reported_by=rng.choice(people),
-                        source=rng.choice(list(IncidentSource)),
-                        impact=rng.randint(1, 3),
-                        urgency=rng.randint(1, 3),
-                        priority=rng.randint(1, 4),
-                        status=status,
-                        assignment_team=rng.choice(teams),
-                        assignee=rng.choice(people),
-                        service=rng.choice(services),
-                        category=rng.choice(categories),
-                        detected_at=now - timedelta(minutes=number),
-                    )
+
+def seed_incidents(count: int, *, analyze: bool, out: Any) -> tuple[Tenant, Any]:
+    """A tenant `bench-<N>` with N incidents over 3 teams, 30 agents, 20 services and 15
+    categories (made once; later runs reuse it) and an agent outside the teams."""
+    slug = f"bench-{count}"
+    tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": f"Bench {count}"})
+    users = get_user_model().objects
+    agent, created = users.get_or_create(username=f"{slug}-agent")
+    with rls.tenant_scope(tenant.pk):
+        if created:
+            Membership.objects.create(tenant=tenant, user=agent, role=MembershipRole.AGENT)
+        if Incident.objects.for_tenant(tenant).count() >= count:
+            return tenant, agent
+        out.write(f"Seeding {count} incidents ...")
+        rng = random.Random(count)  # noqa: S311 - test data, not security
+        teams = [
+            Team.objects.create(tenant=tenant, slug=f"team-{kind}", name=kind, kind=kind)
+            for kind in (TeamKind.L1, TeamKind.L2, TeamKind.L3)
+        ]
+        people = []
+        for index in range(30):
+            user, _ = users.get_or_create(username=f"{slug}-person-{index}")
+            Membership.objects.create(tenant=tenant, user=user, role=MembershipRole.AGENT)
+            TeamMember.objects.create(tenant=tenant, team=teams[index % 3], user=user)
+            people.append(user)
+        services = [
+            Service.objects.create(tenant=tenant, slug=f"service-{i}", name=f"Service {i}")
+            for i in range(20)
+        ]
+        categories = [
+            Category.objects.create(tenant=tenant, slug=f"category-{i}", name=f"Category {i}")
+            for i in range(15)
+        ]
+        words = ["printer", "vpn", "mail", "login", "slow", "error", "crash", "network"]
+        now = timezone.now()
+        batch = []
+        for number in range(1, count + 1):
+            status = rng.choice(list(IncidentStatus))
+            batch.append(
+                Incident(
+                    tenant=tenant,
+                    number=number,
+                    title=f"{rng.choice(words)} {rng.choice(words)} issue {number}",
+                    description="Generated for the benchmark. " * 5,
+                    reported_by=rng.choice(people),
+                    source=rng.choice(list(IncidentSource)),
+                    impact=rng.randint(1, 3),
+                    urgency=rng.randint(1, 3),
+                    priority=rng.randint(1, 4),
+                    status=status,
+                    assignment_team=rng.choice(teams),
+                    assignee=rng.choice(people),
+                    service=rng.choice(services),
+                    category=rng.choice(categories),
+                    detected_at=now - timedelta(minutes=number),
                 )
-                if len(batch) == 5000:
-                    Incident.objects.bulk_create(batch)
-                    batch = []
-            Incident.objects.bulk_create(batch)
-            TenantCounter.objects.update_or_create(
-                tenant=tenant, key=Incident.NUMBER_PREFIX, defaults={"last_value": count}
             )
-        if analyze and connection.vendor == "postgresql":
-            # Fresh statistics, as autovacuum would gather them; only the table owner may.
-            with rls.owner_connection(), connection.cursor() as cursor:
-                cursor.execute("ANALYZE incidents_incident")
-        return tenant, agent
+            if len(batch) == 5000:
+                Incident.objects.bulk_create(batch)
+                batch = []
+        Incident.objects.bulk_create(batch)
+        TenantCounter.objects.update_or_create(
+            tenant=tenant, key=Incident.NUMBER_PREFIX, defaults={"last_value": count}
+        )
+    if analyze and connection.vendor == "postgresql":
+        # Fresh statistics, as autovacuum would gather them; only the table owner may.
+        with rls.owner_connection(), connection.cursor() as cursor:
+            cursor.execute("ANALYZE incidents_incident")
+    return tenant, agent
