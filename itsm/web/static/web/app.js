@@ -20,19 +20,18 @@
   }
 
   function renderCountdown(el, now) {
+    const label = el.querySelector(".sla-text") || el;
+    if (el.hasAttribute("data-paused")) {
+      // A paused clock does not tick: what is left is what was left when it paused.
+      label.textContent = "paused, " + humanDuration(Number(el.dataset.remaining || 0) * 1000) + " left";
+      return;
+    }
     const due = Date.parse(el.getAttribute("datetime"));
     if (isNaN(due)) return;
     if (!el.dataset.exact) {
       el.dataset.exact = new Date(due).toLocaleString();
       el.title = "Due " + el.dataset.exact;
       el.setAttribute("aria-label", el.title);
-    }
-    const label = el.querySelector(".sla-text") || el;
-    if (el.hasAttribute("data-paused")) {
-      // A paused clock does not tick: what is left is what was left when it paused.
-      label.textContent = "paused, " + humanDuration(Number(el.dataset.remaining || 0) * 1000) + " left";
-      el.className = "sla sla-paused";
-      return;
     }
     const remaining = due - now;
     let state = "sla-ok";
