@@ -14,3 +14,7 @@ platform_db = pytest.mark.django_db(databases=["default", PLATFORM_DB_ALIAS])
 platform_db_committed = pytest.mark.django_db(
     transaction=True, databases=["default", PLATFORM_DB_ALIAS]
 )
+
+# A browser test (tests/e2e): Chromium against the live server, which runs in a thread on
+# committed rows; its admin pages and sweeps take the platform connection as they do live.
+e2e = [pytest.mark.e2e, pytest.mark.slow, platform_db_committed]

@@ -7,11 +7,10 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy.choices import MembershipRole
 from tests.factories import IncidentFactory, UserFactory
 from tests.markers import platform_db
-from tests.test_tenant_pages import PAGES
+from tests.test_tenant_pages import PAGES, page_url
 
 
 class _Inline(HTMLParser):
@@ -26,8 +25,12 @@ class _Inline(HTMLParser):
         attributes = dict(attrs)
         if tag == "script" and attributes.get("src"):
             self.sources.append(attributes["src"] or "")
+        elif tag == "script" and attributes.get("type") == "application/json":
+            pass  # a data block (json_script): never executed, so no policy applies
         elif tag in ("script", "style"):
             self.inline.append((tag, attributes.get("nonce")))
+        if attributes.get("style") is not None:
+            self.inline.append((f"{tag} style attribute", None))
         if any(name.startswith("on") for name in attributes):
             self.inline.append((f"{tag} event handler", None))
 
@@ -55,11 +58,12 @@ def test_the_login_page(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [page for page in PAGES if page.method == "get"], ids=str)
 def test_the_workspace_pages(client, tenant_a, make_member, page):
-    client.force_login(make_member(tenant_a, MembershipRole.TENANT_ADMIN))
+    user = make_member(tenant_a, MembershipRole.TENANT_ADMIN)
+    client.force_login(user)
     IncidentFactory(tenant=tenant_a)
-    _assert_strict(client.get(reverse(page, kwargs={TENANT_URL_KWARG: tenant_a.slug})))
+    _assert_strict(client.get(page_url(page, tenant_a, user)))
 
 
 @pytest.mark.django_db

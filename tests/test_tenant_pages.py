@@ -69,7 +69,8 @@ def tenant_pages() -> list[Page]:
                 assert not others or name in PAGE_OBJECTS, (
                     f"{name} takes {sorted(others)}: say in PAGE_OBJECTS how to build them"
                 )
-                pages.append(Page(name, pattern.callback.view_class, others))
+                view_class = pattern.callback.view_class  # type: ignore[attr-defined]
+                pages.append(Page(name, view_class, others))
 
     walk(get_resolver().url_patterns, "")
     return pages
