@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from itsm.tenancy.models import Team, Tenant
-from itsm.tenancy.selectors import agent_list, team_list
+from itsm.tenancy.selectors import agent_list
 
 MAX_ROWS = 200  # one queue page at most
 
@@ -45,7 +45,7 @@ class BulkAssignForm(forms.Form):
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         fields: Any = self.fields
-        fields["team"].queryset = team_list(tenant=tenant)
+        fields["team"].queryset = Team.objects.for_tenant(tenant).order_by("name")
         fields["assignee"].queryset = agent_list(tenant=tenant)
 
     def clean_back(self) -> str:

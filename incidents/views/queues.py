@@ -102,7 +102,9 @@ class IncidentListPage(QueuePage):
     search_fields = ("title", "description")
 
     def get_base_queryset(self) -> QuerySet[Incident]:
-        return selectors.incident_list(tenant=self.tenant, membership=self.membership)
+        # The queue shows neither reporter nor commander: skip the selector's user batch.
+        incidents = selectors.incident_list(tenant=self.tenant, membership=self.membership)
+        return incidents.prefetch_related(None)
 
     def decorate(self, rows: list[Any]) -> list[Any]:
         """Each row's running clocks, with policy and timer, for the countdown: one query."""
