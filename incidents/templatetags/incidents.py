@@ -2,12 +2,15 @@ from datetime import datetime
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timeuntil
 
 from incidents.choices import BREACH
 from incidents.models import SlaClock
 
 register = template.Library()
+
+NO_CLOCK = mark_safe('<span class="muted">—</span>')
 
 
 @register.filter
@@ -26,7 +29,7 @@ def sla_countdown(clock: SlaClock | None) -> str:
     Built in Python rather than a sub-template: a queue renders fifty of them.
     """
     if clock is None:
-        return format_html('<span class="muted">—</span>')
+        return NO_CLOCK
     if clock.stopped_at is not None:
         state, text = ("breached", "breached") if clock.breached_at else ("ok", "met")
         return format_html('<span class="sla sla-{}">{}</span>', state, text)

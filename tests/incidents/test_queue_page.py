@@ -41,8 +41,11 @@ def test_each_queue_holds_its_incidents(desk):
     major = make_incident(desk, title="Everything is down")
     with rls.tenant_scope(desk.tenant.pk):
         services.incident_declare_major(
-            tenant=desk.tenant, incident_id=major.pk, actor=desk.manager,
-            commander=desk.manager, reason="All mail is down.",
+            tenant=desk.tenant,
+            incident_id=major.pk,
+            actor=desk.manager,
+            commander=desk.manager,
+            reason="All mail is down.",
         )
         Incident.objects.filter(pk=unassigned_l2.pk).update(
             sla_breached=True, sla_due_at=timezone.now() - timedelta(minutes=5)
@@ -55,9 +58,7 @@ def test_each_queue_holds_its_incidents(desk):
     assert teams == {_ref(unassigned_l2)}
     unassigned = set(_listed(_page(desk, desk.l1_agent, "?queue=unassigned")))
     assert unassigned == {_ref(unassigned_l2), _ref(major)}
-    assert _listed(_page(desk, desk.l1_agent, "?queue=unassigned&tier=l2")) == [
-        _ref(unassigned_l2)
-    ]
+    assert _listed(_page(desk, desk.l1_agent, "?queue=unassigned&tier=l2")) == [_ref(unassigned_l2)]
     assert _listed(_page(desk, desk.l1_agent, "?queue=breached")) == [_ref(unassigned_l2)]
     assert _listed(_page(desk, desk.l1_agent, "?queue=major")) == [_ref(major)]
     everything_open = _listed(_page(desk, desk.l1_agent, "?queue=open"))
@@ -133,7 +134,15 @@ def test_the_htmx_refresh_gets_only_the_rows(desk):
     body = response.content.decode()
     assert response.status_code == 200
     assert incident.reference in body
-    assert "<html" not in body and 'id="queue-rows"' in body
+    assert "<html" not in body
+    assert 'id="queue-rows"' in body
+
+
+def test_an_incident_without_a_running_clock_shows_none(desk):
+    closed = make_incident(desk, "closed")
+    response = _page(desk, desk.requester, "?queue=all-requests")
+    assert _listed(response) == [_ref(closed)]
+    assert b'<span class="muted">\xe2\x80\x94</span>' in response.content
 
 
 def test_requesters_see_their_own_incidents_and_no_bulk_actions(desk):
@@ -163,7 +172,8 @@ def test_bulk_assign_reports_each_row(desk):
     assert response.status_code == 207
     results = {r.reference: r for r in response.context["results"]}
     assert results[_ref(open_one)].ok
-    assert not results[_ref(closed)].ok and "closed" in results[_ref(closed)].message.lower()
+    assert not results[_ref(closed)].ok
+    assert "closed" in results[_ref(closed)].message.lower()
     assert results["INC-999999"].message == "Not found."
     with rls.tenant_scope(desk.tenant.pk):
         assert Incident.objects.get(pk=open_one.pk).assignment_team_id == desk.l2.pk
