@@ -124,13 +124,45 @@ class IncidentListPage(QueuePage):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         is_requester = self.membership.role == MembershipRole.REQUESTER
+        labels = selectors.priority_labels(tenant=self.tenant)
+        bulk_form = None if is_requester else BulkAssignForm(tenant=self.tenant)
         context.update(
-            priority_labels=selectors.priority_labels(tenant=self.tenant),
+            priority_labels=labels,
             is_requester=is_requester,
-            bulk_form=None if is_requester else BulkAssignForm(tenant=self.tenant),
+            bulk_form=bulk_form,
             server_now=timezone.now(),
+            choices=self._filter_choices(context["filter_form"], bulk_form, labels),
         )
         return context
+
+    @staticmethod
+    def _filter_choices(
+        filter_form: Any, bulk_form: BulkAssignForm | None, labels: dict[int, str]
+    ) -> dict[str, list[tuple[Any, Any]]]:
+        """(value, label) pairs of the filter bar and the bulk form, one query per list."""
+        fields = filter_form.fields
+        choices: dict[str, list[tuple[Any, Any]]] = {
+            "priority": [
+                (value, labels.get(value, label)) for value, label in fields["priority"].choices
+            ],
+            "status": list(fields["status"].choices),
+            "tier": [(value, label) for value, label in fields["tier"].choices if value],
+        }
+        if bulk_form is not None:
+            choices |= {
+                "service": [
+                    (s.slug, s.name) for s in fields["service"].queryset.only("slug", "name")
+                ],
+                "category": [
+                    (c.slug, c.name) for c in fields["category"].queryset.only("slug", "name")
+                ],
+                "team": [(t.slug, t.name) for t in bulk_form.fields["team"].queryset],  # type: ignore[attr-defined]
+                "assignee": [
+                    (user.username, user.get_full_name() or user.username)
+                    for user in bulk_form.fields["assignee"].queryset  # type: ignore[attr-defined]
+                ],
+            }
+        return choices
 
 
 @dataclass
