@@ -9,9 +9,11 @@ from itsm.tenancy.models import Team
 
 
 class IncidentFilterSet(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
-    priority = filters.MultipleChoiceFilter(choices=Priority.choices)
-    source = filters.MultipleChoiceFilter(choices=IncidentSource.choices)
+    # Columns of the incident itself: no join can repeat a row, so no DISTINCT (django-filter
+    # adds one by default, and PostgreSQL then sorts every column of the page).
+    status = filters.MultipleChoiceFilter(choices=IncidentStatus.choices, distinct=False)
+    priority = filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
+    source = filters.MultipleChoiceFilter(choices=IncidentSource.choices, distinct=False)
     team = filters.ModelChoiceFilter(
         queryset=tenant_queryset(Team), to_field_name="slug", field_name="assignment_team"
     )
