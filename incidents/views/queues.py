@@ -84,6 +84,19 @@ QUEUES = (
 )
 
 
+# The filter bar: (query parameter, label, the choice that filters nothing), in order; a
+# requester sees the first two.
+FILTER_BAR = (
+    ("priority", "Priority", "Any"),
+    ("status", "Status", "Any"),
+    ("service", "Service", "Any"),
+    ("category", "Category", "Any"),
+    ("team", "Team", "Any"),
+    ("tier", "Tier", "Any"),
+    ("assignee", "Assignee", "Anyone"),
+)
+
+
 class IncidentListPage(QueuePage):
     """The incident queues (requesters: the incidents they reported)."""
 
@@ -131,7 +144,12 @@ class IncidentListPage(QueuePage):
             is_requester=is_requester,
             bulk_form=bulk_form,
             server_now=timezone.now(),
-            choices=self._filter_choices(context["filter_form"], bulk_form, labels),
+            choices=(choices := self._filter_choices(context["filter_form"], bulk_form, labels)),
+            filter_fields=[
+                (name, label, choices[name], self.request.GET.get(name, ""), empty)
+                for name, label, empty in FILTER_BAR
+                if name in choices
+            ],
         )
         return context
 

@@ -85,8 +85,13 @@ def test_filters_text_and_order(desk):
     assert by_priority == [_ref(printer), _ref(vpn)]
     reversed_ = _listed(_page(desk, desk.l1_agent, "?queue=open&ordering=-priority"))
     assert reversed_ == [_ref(vpn), _ref(printer)]
-    only_p1 = _listed(_page(desk, desk.l1_agent, f"?queue=open&priority={printer.priority}"))
-    assert only_p1 == [_ref(printer)]
+    filtered = _page(desk, desk.l1_agent, f"?queue=open&priority={printer.priority}")
+    assert _listed(filtered) == [_ref(printer)]
+    # the filter bar shows what is chosen, and every filter of an agent is there
+    html = filtered.content.decode()
+    assert f'<option value="{printer.priority}" selected>' in html
+    for name in ("priority", "status", "service", "category", "team", "tier", "assignee"):
+        assert f'<select id="f-{name}" name="{name}">' in html
     assert _listed(_page(desk, desk.l1_agent, "?queue=open&service=email")) != []
 
 
