@@ -6,9 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 
-from incidents.choices import DEFAULT_PRIORITY_LABELS, DEFAULT_PRIORITY_MATRIX, SlaClockKind
+from incidents.choices import (
+    DEFAULT_PRIORITY_LABELS,
+    DEFAULT_PRIORITY_MATRIX,
+    EventKind,
+    SlaClockKind,
+)
 from incidents.models import (
     Incident,
     IncidentEvent,
@@ -18,7 +24,7 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
-from itsm.tenancy.choices import MembershipRole
+from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
 from itsm.tenancy.models import Membership, Tenant
 
 
@@ -132,3 +138,41 @@ def incident_settings(*, tenant: Tenant) -> IncidentSettings:
     """The tenant's incident policy, or the defaults if it has none."""
     found = IncidentSettings.objects.for_tenant(tenant).first()
     return found if found is not None else IncidentSettings(tenant=tenant)
+
+
+# --- The record page ---------------------------------------------------------------------------
+
+
+def incident_assignable_agents(*, tenant: Tenant) -> QuerySet[Any]:
+    """Users who may be assigned or command an incident: the tenant's active staff, by name."""
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__tenant=tenant,
+            memberships__is_active=True,
+            memberships__role__in=STAFF_ROLES,
+        )
+        .order_by("username")
+    )
+
+
+def incident_changes_since(
+    *, incident: Incident, version: int, public_only: bool = False, limit: int = 10
+) -> list[IncidentEvent]:
+    """The events of the writes after `version` was read, newest first.
+
+    Every write bumps the version once and records one event; SLA threshold entries bump
+    nothing, so they are not counted.
+    """
+    count = min(incident.version - version, limit)
+    if count <= 0:
+        return []
+    latest = (
+        IncidentEvent.objects.for_tenant(incident.tenant_id)
+        .filter(incident=incident)
+        .exclude(kind=EventKind.SLA)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:count]
+    )
+    # Filtered after the cut: an older public event must not stand in for an internal one.
+    return [event for event in latest if event.is_public or not public_only]

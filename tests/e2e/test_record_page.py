@@ -76,3 +76,16 @@ def test_the_priority_preview_follows_the_matrix(page, desk):
     page.locator("#change-priority-impact").select_option("1")
     page.locator("#change-priority-urgency").select_option("1")
     assert page.locator("output[data-priority-preview]").inner_text() == "SEV1"
+
+
+def test_a_paused_clock_shows_what_is_left(page, desk):
+    # Given an incident waiting for its caller (the default policy pauses for that)
+    incident = make_incident(desk, "on_hold")
+    login(page, desk.l1_agent.username)
+    page.goto(f"/t/{desk.tenant.slug}/incidents/{incident.reference}/")
+
+    # Then its resolution clock stands still with the five days (SEV4) it has left
+    paused = page.locator("time.sla-paused .sla-text")
+    paused.filter(has_text="left").wait_for()
+    assert paused.inner_text() in {"paused, 5d 0h left", "paused, 4d 23h left"}
+    assert "met" in page.locator(".clocks").inner_text()  # the response clock

@@ -12,13 +12,15 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from incidents.forms.actions import ACTIONS
+from incidents.models import Incident
 from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy import rls
 from itsm.tenancy.models import Membership
 from tests.factories import FACTORIES
 from tests.security.sweep import ANONYMOUS, NON_MEMBER, ROLES, visible_to
 from tests.test_tenant_isolation import ROUTES, _route_id, _snapshot
-from tests.test_tenant_pages import PAGES
+from tests.test_tenant_pages import PAGES, page_url, request
 
 CALLERS: list[str] = [*ROLES, ANONYMOUS, NON_MEMBER]
 
@@ -83,16 +85,68 @@ def test_each_caller_gets_what_action_roles_grants(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGES, ids=str)
 def test_each_caller_gets_what_a_page_grants(client, tenant_a, tenant_b, make_member, page):
-    # Pages declare no roles: TenantPageMixin admits every active member of the URL's tenant.
-    url = reverse(page, kwargs={TENANT_URL_KWARG: tenant_a.slug})
+    # Pages declare their roles in `page_roles` (TenantPageMixin: every member by default).
     for role in ROLES:
-        client.force_login(make_member(tenant_a, role))
-        assert client.get(url).status_code == 200, role
-    client.force_login(make_member(tenant_b, ROLES[-1]))
-    assert client.get(url).status_code == 404
+        user = make_member(tenant_a, role)
+        client.force_login(user)
+        status = request(client, page, page_url(page, tenant_a, user)).status_code
+        if role not in page.roles:
+            assert status == 403, role
+        elif page.method == "get":
+            assert status == 200, role
+        else:  # an empty form is refused as bad input, never as a role
+            assert status not in {401, 403}, (role, status)
+            assert status < 500, (role, status)
+    outsider = make_member(tenant_b, ROLES[-1])
+    client.force_login(outsider)
+    assert request(client, page, page_url(page, tenant_a, outsider)).status_code == 404
     client.logout()
-    response = client.get(url)
+    response = request(client, page, page_url(page, tenant_a, outsider))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_each_caller_gets_what_a_record_action_grants(
+    client, tenant_a, tenant_b, make_member, action
+):
+    # The record page's actions declare their roles in incidents.forms.actions.ACTIONS (held
+    # equal to the API's action_roles by tests/incidents/test_record_page.py).
+    granted = ACTIONS[action].roles
+    outsider = make_member(tenant_b, ROLES[-1])
+    for caller in CALLERS:
+        # Given an incident of A that the caller reported (so that a requester sees it)
+        member = make_member(tenant_a, caller) if caller in ROLES else outsider
+        incident = FACTORIES[Incident](tenant=tenant_a, reported_by=member)
+        url = reverse(
+            "incidents:action",
+            kwargs={
+                TENANT_URL_KWARG: tenant_a.slug,
+                "reference": incident.reference,
+                "action": action,
+            },
+        )
+        client.logout()
+        if caller != ANONYMOUS:
+            client.force_login(member)
+        before = _snapshot(tenant_a)
+
+        # When the caller posts the action with an empty form
+        response = client.post(url, data={})
+
+        # Then refused callers are refused as pages refuse them, and nothing changes
+        status = response.status_code
+        where = (action, caller, status)
+        if caller == ANONYMOUS:
+            assert status == 302, where
+            assert response["Location"].startswith("/accounts/login/"), where
+        elif caller == NON_MEMBER:
+            assert status == 404, where
+        elif caller not in granted:
+            assert status == 403, where
+        else:
+            assert status == 400, where  # granted: only the empty form is refused
+        assert _snapshot(tenant_a) == before, where
