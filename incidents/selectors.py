@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 
 from incidents.choices import (
@@ -24,7 +23,7 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
-from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
+from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.models import Membership, Tenant
 
 
@@ -141,19 +140,6 @@ def incident_settings(*, tenant: Tenant) -> IncidentSettings:
 
 
 # --- The record page ---------------------------------------------------------------------------
-
-
-def incident_assignable_agents(*, tenant: Tenant) -> QuerySet[Any]:
-    """Users who may be assigned or command an incident: the tenant's active staff, by name."""
-    return (
-        get_user_model()
-        .objects.filter(
-            memberships__tenant=tenant,
-            memberships__is_active=True,
-            memberships__role__in=STAFF_ROLES,
-        )
-        .order_by("username")
-    )
 
 
 def incident_changes_since(

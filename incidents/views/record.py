@@ -59,6 +59,7 @@ from itsm.errors import (
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
 from itsm.tenancy.models import Team, parse_reference
+from itsm.tenancy.selectors import agent_list
 from itsm.web.views import TenantPageMixin
 
 TEMPLATE = "incidents/record/page.html"
@@ -286,7 +287,7 @@ class IncidentRecordMixin(TenantPageMixin):
 
     @property
     def agents(self) -> QuerySet[Any]:
-        return selectors.incident_assignable_agents(tenant=self.tenant)
+        return agent_list(tenant=self.tenant)
 
     def escalation_teams(self, incident: Incident) -> QuerySet[Team]:
         """The next tier's teams (and the team's own escalation target)."""
