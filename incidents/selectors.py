@@ -23,6 +23,7 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
+from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.models import Membership, Tenant
 
@@ -162,3 +163,24 @@ def incident_changes_since(
     )
     # Filtered after the cut: an older public event must not stand in for an internal one.
     return [event for event in latest if event.is_public or not public_only]
+
+
+# --- Who may: the services refuse with these, the pages offer a button with them -------------
+
+
+def may_resolve(*, tenant: Tenant, incident: Incident, user: Any) -> bool:
+    """The assigned team, management or a tenant administrator resolve an incident."""
+    return (
+        tenancy.member_role(tenant=tenant, user=user) == MembershipRole.TENANT_ADMIN
+        or tenancy.is_team_member(tenant=tenant, team_id=incident.assignment_team_id, user=user)
+        or tenancy.is_management_member(tenant=tenant, user=user)
+    )
+
+
+def may_brief(*, tenant: Tenant, incident: Incident, user: Any) -> bool:
+    """The commander, management or a tenant administrator post stakeholder updates."""
+    return (
+        incident.commander_id == user.pk
+        or tenancy.member_role(tenant=tenant, user=user) == MembershipRole.TENANT_ADMIN
+        or tenancy.is_management_member(tenant=tenant, user=user)
+    )

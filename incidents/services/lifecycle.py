@@ -18,7 +18,7 @@ from incidents.lifecycle import check_action, check_details, check_reopen_window
 from incidents.models import Incident
 from incidents.services.base import locked, transition
 from itsm.tenancy import selectors as tenancy
-from itsm.tenancy.choices import MembershipRole, TeamKind
+from itsm.tenancy.choices import TeamKind
 from itsm.tenancy.models import Tenant
 
 
@@ -227,13 +227,8 @@ def _close(
 
 
 def _check_may_resolve(tenant: Tenant, incident: Incident, actor: Any) -> None:
-    role = tenancy.member_role(tenant=tenant, user=actor)
-    if (
-        role == MembershipRole.TENANT_ADMIN
-        or tenancy.is_team_member(tenant=tenant, team_id=incident.assignment_team_id, user=actor)
-        or tenancy.is_management_member(tenant=tenant, user=actor)
-    ):
-        return
-    raise IncidentActionForbiddenError(
-        "Only the assigned team, management or a tenant administrator may resolve this incident."
-    )
+    if not selectors.may_resolve(tenant=tenant, incident=incident, user=actor):
+        raise IncidentActionForbiddenError(
+            "Only the assigned team, management or a tenant administrator may resolve this "
+            "incident."
+        )

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import timeline
+from incidents import selectors, timeline
 from incidents.choices import TERMINAL_STATUSES, EventKind
 from incidents.errors import (
     IncidentActionForbiddenError,
@@ -18,7 +18,7 @@ from incidents.errors import (
 from incidents.models import Incident, IncidentEvent
 from incidents.services.base import check_open, locked, save
 from itsm.tenancy import selectors as tenancy
-from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
+from itsm.tenancy.choices import STAFF_ROLES
 from itsm.tenancy.models import Tenant
 
 
@@ -70,12 +70,7 @@ def incident_stakeholder_update(
         raise InvalidTransitionError(
             "Stakeholder updates belong to open major incidents.", extra={"allowed_actions": []}
         )
-    role = tenancy.member_role(tenant=tenant, user=actor)
-    if not (
-        actor == incident.commander
-        or role == MembershipRole.TENANT_ADMIN
-        or tenancy.is_management_member(tenant=tenant, user=actor)
-    ):
+    if not selectors.may_brief(tenant=tenant, incident=incident, user=actor):
         raise IncidentActionForbiddenError(
             "Only the incident commander or management post stakeholder updates."
         )

@@ -56,7 +56,6 @@ from itsm.errors import (
     NotFoundError,
     PreconditionFailedError,
 )
-from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
 from itsm.tenancy.models import Team, parse_reference
 from itsm.tenancy.selectors import agent_list
@@ -328,24 +327,10 @@ class IncidentRecordMixin(TenantPageMixin):
         return offered
 
     def may_resolve(self, incident: Incident) -> bool:
-        """What incident_resolve checks: the assigned team, management or a tenant admin."""
-        user = self.request.user
-        return (
-            self.role == MembershipRole.TENANT_ADMIN
-            or tenancy.is_team_member(
-                tenant=self.tenant, team_id=incident.assignment_team_id, user=user
-            )
-            or tenancy.is_management_member(tenant=self.tenant, user=user)
-        )
+        return selectors.may_resolve(tenant=self.tenant, incident=incident, user=self.request.user)
 
     def may_brief(self, incident: Incident) -> bool:
-        """What incident_stakeholder_update checks: the commander, management or an admin."""
-        user = self.request.user
-        return (
-            incident.commander_id == user.pk
-            or self.role == MembershipRole.TENANT_ADMIN
-            or tenancy.is_management_member(tenant=self.tenant, user=user)
-        )
+        return selectors.may_brief(tenant=self.tenant, incident=incident, user=self.request.user)
 
     # Rendering
 
