@@ -29,9 +29,7 @@ def test_benchmark_command_runs_on_a_small_tenant():
 @pytest.mark.django_db
 def test_workspace_pages_benchmark_runs_on_a_small_tenant():
     out = StringIO()
-    call_command(
-        "benchmark_workspace_pages", incidents=60, requests=2, no_analyze=True, stdout=out
-    )
+    call_command("benchmark_workspace_pages", incidents=60, requests=2, no_analyze=True, stdout=out)
     rows = [line for line in out.getvalue().splitlines() if line.startswith(("queue", "record"))]
     assert len(rows) == 8
     # Every page answered (the command asserts 200) with a small number of queries.
