@@ -1,5 +1,7 @@
-"""Platform administration of incidents: read-mostly lists, and every lifecycle step through
-the same services as the API (the "Act on this incident" page)."""
+"""Incidents in admin: read-mostly lists, and for platform administrators every lifecycle step
+through the same services as the API (the "Act on this incident" page); tenant administrators
+read their tenant's incidents here (they work them in the workspace) and edit its incident
+configuration: SLA policies, the priority matrix and labels, the incident settings."""
 
 from __future__ import annotations
 
@@ -9,15 +11,21 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from incidents import services
-from incidents.choices import EscalationKind, HoldReason, Impact, ResolutionCode, Urgency
+from incidents.choices import (
+    EscalationKind,
+    HoldReason,
+    Impact,
+    Priority,
+    ResolutionCode,
+    Urgency,
+)
 from incidents.models import (
     Incident,
     IncidentEvent,
@@ -27,9 +35,19 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
-from itsm.admin_site import ReadOnlyAdminMixin, ServiceBackedAdmin, TenantConfigAdmin
+from itsm.admin_site import (
+    EDIT,
+    VIEW,
+    ReadOnlyAdminMixin,
+    ServiceBackedAdmin,
+    TenantAdminForm,
+    TenantConfigAdmin,
+    TenantScopedInline,
+    add_service_error,
+)
 from itsm.errors import DomainError
 from itsm.tenancy.models import Team
+from itsm.tenancy.selectors import agent_list
 
 ACTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
     "acknowledge": (services.incident_acknowledge, []),
@@ -66,17 +84,15 @@ class IncidentActionForm(forms.Form):
 
     def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        users = (
-            get_user_model()
-            .objects.filter(memberships__tenant_id=incident.tenant_id, memberships__is_active=True)
-            .order_by("username")
-        )
+        # Who may be assigned or named commander: the tenant's agents, never a requester.
+        users = agent_list(tenant=incident.tenant)
         self.fields["team"].queryset = Team.objects.for_tenant(incident.tenant_id)  # type: ignore[attr-defined]
         self.fields["assignee"].queryset = users  # type: ignore[attr-defined]
         self.fields["commander"].queryset = users  # type: ignore[attr-defined]
 
 
-class IncidentEventInline(ReadOnlyAdminMixin, admin.TabularInline[IncidentEvent, Incident]):
+class IncidentEventInline(ReadOnlyAdminMixin, TenantScopedInline[IncidentEvent, Incident]):
+    tenant_admin_access = VIEW
     model = IncidentEvent
     readonly_fields = [
         "created_at",
@@ -94,8 +110,10 @@ class IncidentEventInline(ReadOnlyAdminMixin, admin.TabularInline[IncidentEvent,
     ordering = ["created_at", "id"]
 
 
-class SlaClockInline(ReadOnlyAdminMixin, admin.TabularInline[SlaClock, Incident]):
+class SlaClockInline(ReadOnlyAdminMixin, TenantScopedInline[SlaClock, Incident]):
     """The incident's SLA clocks, as the engine keeps them: read-only."""
+
+    tenant_admin_access = VIEW
 
     model = SlaClock
     readonly_fields = [
@@ -120,6 +138,7 @@ class SlaClockInline(ReadOnlyAdminMixin, admin.TabularInline[SlaClock, Incident]
 
 @admin.register(Incident)
 class IncidentAdmin(ServiceBackedAdmin[Incident]):
+    tenant_admin_access = VIEW  # tenant administrators work incidents in the workspace
     list_display = [
         "reference",
         "title",
@@ -215,7 +234,11 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
 
     def act_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """Perform one lifecycle action through its service, like the API does."""
-        incident = get_object_or_404(Incident, pk=object_id)
+        incident = self.get_object(request, str(object_id))
+        if incident is None:
+            raise Http404
+        if not self.has_change_permission(request, incident):
+            raise PermissionDenied
         form = IncidentActionForm(request.POST or None, incident=incident)
         if request.method == "POST" and form.is_valid():
             service, inputs = ACTIONS[form.cleaned_data["action"]]
@@ -225,7 +248,7 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
                     tenant=incident.tenant, incident_id=incident.pk, actor=request.user, **arguments
                 )
             except (DomainError, ValidationError) as error:
-                form.add_error(None, _error_text(error))
+                add_service_error(form, error)
             else:
                 messages.success(
                     request, f"{incident.reference}: {form.cleaned_data['action']} done."
@@ -243,18 +266,11 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
         return TemplateResponse(request, "admin/incidents/incident/act.html", context)
 
 
-def _error_text(error: DomainError | ValidationError) -> str:
-    if isinstance(error, DomainError):
-        details = "; ".join(
-            f"{field}: {' '.join(reasons)}" for field, reasons in error.fields.items()
-        )
-        return f"{error.message} {details}".strip()
-    return "; ".join(error.messages)
-
-
 @admin.register(PriorityMatrixCell)
 class PriorityMatrixCellAdmin(TenantConfigAdmin):
     """A tenant's overrides of the default impact × urgency matrix."""
+
+    tenant_admin_access = EDIT
 
     list_display = ["tenant", "impact", "urgency", "priority"]
 
@@ -263,6 +279,8 @@ class PriorityMatrixCellAdmin(TenantConfigAdmin):
 class PriorityLabelAdmin(TenantConfigAdmin):
     """A tenant's names for the priority levels."""
 
+    tenant_admin_access = EDIT
+
     list_display = ["tenant", "priority", "label", "description"]
 
 
@@ -270,12 +288,63 @@ class PriorityLabelAdmin(TenantConfigAdmin):
 class IncidentSettingsAdmin(TenantConfigAdmin):
     """A tenant's reopen window and auto-close period."""
 
+    tenant_admin_access = EDIT
+
     list_display = ["tenant", "reopen_window", "auto_close_after"]
+
+
+class ThresholdsField(forms.Field):
+    """Warning thresholds typed as whole percentages separated by commas ("50, 75, 90"), kept as
+    the JSON list of numbers the policy stores; the model says which numbers are allowed."""
+
+    widget = forms.TextInput
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(number) for number in value)
+        return value
+
+    def to_python(self, value: Any) -> list[int]:
+        if isinstance(value, list):
+            return value
+        text = str(value or "").strip().strip("[]")
+        try:
+            numbers = [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
+        except ValueError:
+            raise ValidationError(
+                "Give whole percentages separated by commas, e.g. 50, 75, 90.", code="invalid"
+            ) from None
+        return sorted(set(numbers))
+
+
+class SlaPolicyAdminForm(TenantAdminForm):
+    """Choices as boxes to tick, stored as the same JSON lists."""
+
+    priorities = forms.TypedMultipleChoiceField(
+        choices=Priority.choices,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every priority.",
+    )
+    pause_hold_reasons = forms.MultipleChoiceField(
+        choices=HoldReason.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="While an incident is on hold for one of these, its clocks stop.",
+    )
+    warning_thresholds = ThresholdsField(
+        required=False,
+        help_text="Percent of the target at which to warn, below 100, e.g. 50, 75, 90.",
+    )
 
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(TenantConfigAdmin):
     """A tenant's SLA policies; running clocks keep the targets they started with."""
+
+    tenant_admin_access = EDIT
+    form = SlaPolicyAdminForm
 
     list_display = [
         "name",

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from itsm.tenancy.choices import MembershipRole
-from tests.factories import IncidentFactory, UserFactory
+from tests.factories import IncidentFactory, MembershipFactory, UserFactory
 from tests.markers import platform_db
 from tests.test_tenant_pages import PAGES, page_url
 
@@ -84,10 +84,29 @@ def test_the_api_docs_and_their_start_up_script(client):
         "/admin/incidents/incident/",
         "/admin/incidents/incident/{incident}/change/",
         "/admin/tenancy/tenant/add/",
+        "/admin/incidents/slapolicy/add/",
     ],
 )
 @platform_db
 def test_the_admin_pages(client, tenant_a, path):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    incident = IncidentFactory(tenant=tenant_a)
+    _assert_strict(client.get(path.format(incident=incident.pk)))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/",  # with the tenant switcher: they administer two tenants
+        "/admin/incidents/incident/{incident}/change/",
+        "/admin/tenancy/membership/add/",
+        "/admin/incidents/slapolicy/add/",
+    ],
+)
+@platform_db
+def test_the_admin_pages_of_a_tenant_admin(client, tenant_a, tenant_b, make_member, path):
+    user = make_member(tenant_a, MembershipRole.TENANT_ADMIN)
+    MembershipFactory(tenant=tenant_b, user=user, role=MembershipRole.TENANT_ADMIN)
+    client.force_login(user)
     incident = IncidentFactory(tenant=tenant_a)
     _assert_strict(client.get(path.format(incident=incident.pk)))

@@ -1,4 +1,5 @@
-"""Platform administration of the audit trail: look and filter, never change."""
+"""The audit trail in admin: look and filter, never change; tenant administrators see their
+tenant's events."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from itsm.admin_site import ReadOnlyAdminMixin
+from itsm.admin_site import VIEW, ReadOnlyAdminMixin, TenantScopedAdmin
 from itsm.audit.display import event_actor, event_changes
 from itsm.audit.models import AuditEvent
 from itsm.audit.tracking import audited_models
@@ -29,7 +30,8 @@ DETAIL = ("created_at", "tenant", "model", "record", "action", "who", "change_ta
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
+class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin[AuditEvent]):
+    tenant_admin_access = VIEW
     list_display = ["created_at", "tenant", "model", "record", "action", "who", "fields_changed"]
     list_filter = ["tenant", AuditedModelFilter, "action"]
     list_select_related = ["tenant"]

@@ -1,18 +1,20 @@
-"""Platform administration of business calendars."""
+"""Administration of business calendars, with their working hours and holidays."""
 
 from django.contrib import admin
 
-from itsm.admin_site import TenantConfigAdmin
+from itsm.admin_site import EDIT, TenantConfigAdmin, TenantScopedInline
 from itsm.calendars.models import BusinessCalendar, Holiday, WorkingPeriod
 
 
-class WorkingPeriodInline(admin.TabularInline[WorkingPeriod, BusinessCalendar]):
+class WorkingPeriodInline(TenantScopedInline[WorkingPeriod, BusinessCalendar]):
+    tenant_admin_access = EDIT
     model = WorkingPeriod
     fields = ["weekday", "starts_at", "ends_at"]
     extra = 0
 
 
-class HolidayInline(admin.TabularInline[Holiday, BusinessCalendar]):
+class HolidayInline(TenantScopedInline[Holiday, BusinessCalendar]):
+    tenant_admin_access = EDIT
     model = Holiday
     fields = ["date", "name"]
     extra = 0
@@ -20,6 +22,7 @@ class HolidayInline(admin.TabularInline[Holiday, BusinessCalendar]):
 
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(TenantConfigAdmin):
+    tenant_admin_access = EDIT
     list_display = ["name", "tenant", "time_zone"]
     search_fields = ["name", "slug"]
     inlines = [WorkingPeriodInline, HolidayInline]

@@ -1,17 +1,19 @@
-"""Platform administration of every tenant's service catalogue."""
+"""Administration of the service catalogue: every tenant's for the platform, their own for
+tenant administrators."""
 
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from itsm.admin_site import ServiceBackedAdmin
+from itsm.admin_site import EDIT, ServiceBackedAdmin
 from itsm.catalog import services
 from itsm.catalog.models import Category, Service
 
 
 @admin.register(Service)
 class ServiceAdmin(ServiceBackedAdmin[Service]):
+    tenant_admin_access = EDIT
     list_display = ["name", "tenant", "criticality", "owner_team", "is_active"]
     list_filter = ["tenant", "criticality", "is_active"]
     list_select_related = ["tenant", "owner_team"]
@@ -33,6 +35,7 @@ class ServiceAdmin(ServiceBackedAdmin[Service]):
 
 @admin.register(Category)
 class CategoryAdmin(ServiceBackedAdmin[Category]):
+    tenant_admin_access = EDIT
     list_display = ["name", "tenant", "parent", "is_active"]
     list_filter = ["tenant", "is_active"]
     list_select_related = ["tenant", "parent"]

@@ -62,6 +62,17 @@ def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.for_tenant(tenant).select_related("user")
 
 
+def member_list(*, tenant: Tenant | int) -> QuerySet[Any]:
+    """Users with an active membership in the tenant, of any role."""
+    return (
+        get_user_model()
+        .objects.filter(
+            pk__in=Membership.objects.for_tenant(tenant).filter(is_active=True).values("user_id")
+        )
+        .order_by("username")
+    )
+
+
 def agent_list(*, tenant: Tenant) -> QuerySet[Any]:
     """Users who work tickets in the tenant (active staff memberships): who may be assigned,
     named commander or chosen in an agent's form; never a requester."""

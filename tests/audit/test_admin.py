@@ -63,3 +63,29 @@ def test_an_event_page_shows_each_field_with_old_and_new_and_cannot_be_changed(
     assert 'name="_save"' not in content
     assert admin_client.post(f"{CHANGELIST}{event.pk}/delete/").status_code == 403
     assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+
+
+def test_a_tenant_admin_reads_their_tenants_trail_only(tenant_a, tenant_b, admin_a):
+    # Given a change in each tenant
+    ours = _renamed_service(tenant_a, "Mail", "E-mail")
+    theirs = _renamed_service(tenant_b, "Print", "Printing")
+    with rls.platform_scope():
+        their_event = AuditEvent.objects.get(
+            model="catalog.service", object_id=theirs.pk, action="update"
+        )
+    client = Client()
+    client.force_login(admin_a)
+
+    # When A's administrator opens the trail
+    response = client.get(CHANGELIST, {"model": "catalog.service"})
+    other = client.get(f"{CHANGELIST}{their_event.pk}/change/")
+
+    # Then they see A's events only, without a tenant column or filter, and cannot change them
+    assert response.status_code == 200
+    cl = response.context["cl"]
+    assert {(event.tenant_id, event.object_id) for event in cl.result_list} == {
+        (tenant_a.pk, ours.pk)
+    }
+    assert "tenant" not in cl.list_display
+    assert (other.status_code, other["Location"]) == (302, "/admin/")
+    assert client.get(f"{CHANGELIST}add/").status_code == 403

@@ -1501,6 +1501,17 @@ def test_sla_policy_change_page_renders(desk, admin_client, gold):
     page = response.content.decode()
     for name in ("service", "category", "calendar"):
         assert f'id="id_{name}" class="vForeignKeyRawIdAdminField"' in page, name
+    # Choices are boxes to tick, the policy's own ticked; thresholds a list of numbers
+    form = response.context["adminform"].form
+    assert [str(box.data["value"]) for box in form["priorities"] if box.data["selected"]] == [
+        "1",
+        "2",
+    ]
+    assert [box.data["value"] for box in form["pause_hold_reasons"] if box.data["selected"]] == [
+        "awaiting_caller"
+    ]
+    assert 'type="checkbox" name="priorities" value="4"' in page
+    assert 'name="warning_thresholds" value="50, 75, 90"' in page
 
 
 @platform_db
@@ -1533,18 +1544,19 @@ def test_sla_policy_can_be_added_in_the_admin(desk, admin_client):
             "slug": "gold",
             "order": 5,
             "is_active": "on",
-            "priorities": "[1, 2]",
+            "priorities": ["1", "2"],
             "service": desk.service.pk,
             "category": "",
             "calendar": "",
             "response_target": "00:10:00",
             "resolution_target": "02:00:00",
-            "pause_hold_reasons": '["awaiting_caller"]',
-            "warning_thresholds": "[80]",
+            "pause_hold_reasons": ["awaiting_caller", "awaiting_vendor"],
+            "warning_thresholds": "90, 80",
             "breach_action": "escalate",
         },
     )
 
+    # Then the ticked boxes are stored as the same JSON lists the API writes
     assert response.status_code == 302, response.content.decode()[:2000]
     with rls.tenant_scope(desk.tenant.pk):
         policy = SlaPolicy.objects.get(slug="gold")
@@ -1553,17 +1565,35 @@ def test_sla_policy_can_be_added_in_the_admin(desk, admin_client):
         policy.priorities,
         policy.service_id,
         policy.response_target,
+        policy.pause_hold_reasons,
         policy.warning_thresholds,
         policy.breach_action,
-    ) == (desk.tenant.pk, [1, 2], desk.service.pk, timedelta(minutes=10), [80], "escalate")
+    ) == (
+        desk.tenant.pk,
+        [1, 2],
+        desk.service.pk,
+        timedelta(minutes=10),
+        ["awaiting_caller", "awaiting_vendor"],
+        [80, 90],
+        "escalate",
+    )
 
 
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
-        ("priorities", "[5]", "Priorities are 1 to 4."),
-        ("warning_thresholds", "[100]", "Warning thresholds are percentages below 100."),
-        ("pause_hold_reasons", '["sleeping"]', "Unknown hold reason."),
+        ("priorities", ["1", "5"], "Select a valid choice. 5 is not one of the available choices."),
+        ("warning_thresholds", "50, 100", "Warning thresholds are percentages below 100."),
+        (
+            "warning_thresholds",
+            "half",
+            "Give whole percentages separated by commas, e.g. 50, 75, 90.",
+        ),
+        (
+            "pause_hold_reasons",
+            ["sleeping"],
+            "Select a valid choice. sleeping is not one of the available choices.",
+        ),
         ("response_target", "00:00:00", "Must be positive."),
     ],
 )
@@ -1576,14 +1606,14 @@ def test_sla_policy_admin_refuses_bad_input(desk, admin_client, gold, field, val
         "slug": "gold",
         "order": 50,
         "is_active": "on",
-        "priorities": "[1, 2]",
+        "priorities": ["1", "2"],
         "service": "",
         "category": "",
         "calendar": "",
         "response_target": "00:10:00",
         "resolution_target": "02:00:00",
-        "pause_hold_reasons": '["awaiting_caller"]',
-        "warning_thresholds": "[50, 75, 90]",
+        "pause_hold_reasons": ["awaiting_caller"],
+        "warning_thresholds": "50, 75, 90",
         "breach_action": "notify",
     }
 
@@ -1591,7 +1621,61 @@ def test_sla_policy_admin_refuses_bad_input(desk, admin_client, gold, field, val
         f"/admin/incidents/slapolicy/{gold.pk}/change/", {**form, field: value}
     )
 
+    # Then the error is on its field, shown once, and nothing is written
     assert response.status_code == 200
-    assert error in response.content.decode()
+    assert response.context["adminform"].form.errors == {field: [error]}
+    assert response.content.decode().count(error) == 1
     with rls.tenant_scope(desk.tenant.pk):
         assert SlaPolicy.objects.filter(pk=gold.pk).values().get() == before
+
+
+@platform_db
+def test_a_tenant_admin_adds_an_sla_policy_from_their_tenants_choices(desk):
+    # Given a business calendar in acme and one in globex
+    ours = BusinessCalendarFactory(tenant=desk.tenant, name="Office")
+    BusinessCalendarFactory(tenant=TenantFactory(slug="globex"), name="Globex office")
+    client = Client()
+    client.force_login(desk.admin)
+
+    # When acme's administrator opens the add form: no tenant, acme's calendars and services
+    page = client.get("/admin/incidents/slapolicy/add/")
+    form = page.context["adminform"].form
+    with rls.tenant_scope(desk.tenant.pk):
+        calendars = [calendar.name for calendar in form.fields["calendar"].queryset]
+        services = [service.slug for service in form.fields["service"].queryset]
+    assert "tenant" not in form.fields
+    assert (calendars, services) == (["Office"], ["email"])
+    # select lists of acme's rows, not raw-id pop-ups onto lists that are not theirs
+    content = page.content.decode()
+    for name in ("service", "category", "calendar"):
+        assert f'<select name="{name}"' in content, name
+    assert "vForeignKeyRawIdAdminField" not in content
+
+    # And adds a policy with ticked priorities on that calendar
+    response = client.post(
+        "/admin/incidents/slapolicy/add/",
+        {
+            "name": "Office hours",
+            "slug": "office",
+            "order": 5,
+            "is_active": "on",
+            "priorities": ["3", "4"],
+            "calendar": ours.pk,
+            "response_target": "01:00:00",
+            "resolution_target": "08:00:00",
+            "pause_hold_reasons": ["awaiting_caller"],
+            "warning_thresholds": "75",
+            "breach_action": "notify",
+        },
+    )
+
+    # Then it is acme's
+    assert response.status_code == 302, response.context and response.context["errors"]
+    with rls.platform_scope():
+        policy = SlaPolicy.objects.get(slug="office")
+    assert (policy.tenant_id, policy.priorities, policy.calendar_id, policy.warning_thresholds) == (
+        desk.tenant.pk,
+        [3, 4],
+        ours.pk,
+        [75],
+    )

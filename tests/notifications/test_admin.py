@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from itsm.notifications.models import Delivery
+from itsm.notifications.models import Delivery, NotificationPreference
 from itsm.tenancy import rls
 from tests.factories import DeliveryFactory, NotificationFactory, UserFactory
 from tests.markers import platform_db
@@ -98,3 +98,57 @@ def test_a_notification_shows_its_deliveries(admin_client, tenant_a):
     assert response.status_code == 200
     assert "ops@a.example" in response.content.decode()
     assert "5.7.1 Refused by policy" in response.content.decode()
+
+
+def test_a_tenant_admin_sets_their_tenants_default_preferences_only(tenant_a, tenant_b, admin_a):
+    # Given a default and a user's own choice in A, and a default in B
+    with rls.tenant_scope(tenant_a.pk):
+        default_a = NotificationPreference.objects.create(
+            tenant=tenant_a, event_type="incident.assigned", channel="email"
+        )
+        NotificationPreference.objects.create(
+            tenant=tenant_a, user=admin_a, event_type="incident.assigned", channel="email"
+        )
+    with rls.tenant_scope(tenant_b.pk):
+        NotificationPreference.objects.create(
+            tenant=tenant_b, event_type="incident.assigned", channel="email"
+        )
+    client = Client()
+    client.force_login(admin_a)
+
+    # When A's administrator lists the preferences and adds a default
+    listed = client.get("/admin/notifications/notificationpreference/")
+    added = client.post(
+        "/admin/notifications/notificationpreference/add/",
+        {"event_type": "incident.sla_breached", "channel": "email"},
+    )
+
+    # Then only A's defaults are theirs to see; the new row is a default of A (no user field)
+    assert listed.status_code == 200
+    assert [row.pk for row in listed.context["cl"].result_list] == [default_a.pk]
+    assert added.status_code == 302, added.context and added.context["errors"]
+    with rls.platform_scope():
+        created = NotificationPreference.objects.get(event_type="incident.sla_breached")
+    assert (created.tenant_id, created.user_id, created.is_enabled) == (tenant_a.pk, None, False)
+    # The outbox is the platform's
+    assert client.get(CHANGELIST).status_code == 403
+
+
+def test_preferences_offer_the_registered_event_types_and_channels(admin_client, tenant_a):
+    page = admin_client.get("/admin/notifications/notificationpreference/add/")
+    refused = admin_client.post(
+        "/admin/notifications/notificationpreference/add/",
+        {"tenant": tenant_a.pk, "event_type": "incident.made_up", "channel": "pigeon"},
+    )
+
+    form = page.context["adminform"].form
+    assert ("incident.assigned", "An incident is assigned to me or my team") in form.fields[
+        "event_type"
+    ].choices
+    assert [name for name, _label in form.fields["channel"].choices] == ["email", "in_app"]
+    assert refused.context["adminform"].form.errors == {
+        "event_type": [
+            "Select a valid choice. incident.made_up is not one of the available choices."
+        ],
+        "channel": ["Select a valid choice. pigeon is not one of the available choices."],
+    }
