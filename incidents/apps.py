@@ -8,8 +8,10 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents import workspace
-        from incidents.models import IncidentEvent
+        from incidents.models import Incident, IncidentEvent
         from incidents.notifications import notify_incident_events
+        from itsm.search.registry import Searchable
+        from itsm.search.registry import register as register_searchable
         from itsm.timeline import on_recorded
 
         # Importing incidents.notifications registers the incident event types with the
@@ -18,3 +20,16 @@ class IncidentsConfig(AppConfig):
         on_recorded(IncidentEvent, notify_incident_events)
         # Header links and the search provider of the workspace shell.
         workspace.register()
+        # Titles and descriptions in the search structure (itsm/search).
+        register_searchable(
+            Searchable(
+                Incident,
+                kind="incident",
+                title="title",
+                body=("description",),
+                service="service_id",
+                category="category_id",
+                owner="reported_by_id",
+                status="status",
+            )
+        )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.urls import reverse
 
 from incidents import selectors
 from incidents.models import Incident
+from itsm.search.selectors import filter_matching
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
 from itsm.tenancy.models import Membership, Tenant, format_reference, parse_reference
 from itsm.web.workspace import NavItem, SearchHit, SearchResult, register_nav, register_search
@@ -22,13 +22,10 @@ def incident_search(tenant: Tenant, membership: Membership, query: str, limit: i
     if number is not None and incidents.filter(number=number).exists():
         reference = format_reference(Incident.NUMBER_PREFIX, number, Incident.NUMBER_DIGITS)
         return SearchResult(jump_to=reverse("incidents:detail", args=[tenant.slug, reference]))
-    words = query.split()[:8]
-    if not words:
+    if not query.strip():
         return SearchResult()
-    matching = Q()
-    for word in words:
-        matching &= Q(title__icontains=word) | Q(description__icontains=word)
-    hits = incidents.filter(matching).order_by("-created_at", "-id")[:limit]
+    matching = filter_matching(incidents, tenant_id=tenant.pk, kind="incident", text=query)
+    hits = matching.order_by("-created_at", "-id")[:limit]
     return SearchResult(
         hits=[
             SearchHit(

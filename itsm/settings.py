@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "itsm.calendars",
     "itsm.notifications",
     "itsm.timers",
+    "itsm.search",
     "itsm.web",
     "django_htmx",
     "itsm.api",
@@ -268,7 +269,7 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "itsm.api.parsers.BoundedContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "itsm.api.filters.IndexedSearchFilter",
         "itsm.api.filters.StableOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "itsm.api.pagination.CursorPagination",
@@ -301,6 +302,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentEventKindEnum": "incidents.choices.EventKind",
         "EscalationKindEnum": "incidents.choices.EscalationKind",
         "SlaClockKindEnum": "incidents.choices.SlaClockKind",
+        "ArticleStatusEnum": "knowledgebase.choices.ArticleStatus",
+        "ArticleAudienceEnum": "knowledgebase.choices.ArticleAudience",
     },
 }
 

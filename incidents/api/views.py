@@ -50,7 +50,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
     # Grouped, so the schema's pattern (anchored as ^…$) matches the whole value.
     lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
     filterset_class = IncidentFilterSet
-    search_fields = ["title", "description"]
+    search_fields = ["title", "description"]  # the schema's description; search uses the index
+    search_kind = "incident"
     # sla_due_at: the earliest due time of a running SLA clock ("due soonest" first).
     ordering_fields = ["created_at", "updated_at", "priority", "number", "status", "sla_due_at"]
     ordering = ["-created_at", "-id"]

@@ -112,7 +112,7 @@ class IncidentListPage(QueuePage):
         "updated_at": "Updated",
         "number": "Number",
     }
-    search_fields = ("title", "description")
+    search_kind = "incident"
 
     def get_base_queryset(self) -> QuerySet[Incident]:
         # The queue shows neither reporter nor commander: skip the selector's user batch.

@@ -6,9 +6,11 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from itsm.search.selectors import filter_matching
 
 
 class StableOrderingFilter(OrderingFilter):
@@ -76,3 +78,19 @@ class StableOrderingFilter(OrderingFilter):
         if not ordering or any(field.lstrip("-") in ("pk", "id") for field in ordering):
             return ordering
         return [*ordering, "-pk" if ordering[0].startswith("-") else "pk"]
+
+
+class IndexedSearchFilter(SearchFilter):
+    """`?search=` through the search structure for views that name a `search_kind` (the
+    tenant's incidents, say: an index instead of a scan; see itsm/search), DRF's plain search
+    over `search_fields` for the others (small configuration lists)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
+        kind = getattr(view, "search_kind", None)
+        if kind is None:
+            return super().filter_queryset(request, queryset, view)
+        text = request.query_params.get(self.search_param, "")
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            return queryset.none()
+        return filter_matching(queryset, tenant_id=tenant.pk, kind=kind, text=text[:2000])

@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
+from itsm.search.selectors import filter_matching
 from itsm.tenancy.models import Membership
 from itsm.web.selectors import saved_view_list
 from itsm.web.views import TenantPageMixin
@@ -50,7 +51,8 @@ class QueuePage(TenantPageMixin, TemplateView):
     filterset_class: ClassVar[type[FilterSet]]
     # ?ordering= values offered (a leading "-" reverses), with their labels.
     ordering_fields: ClassVar[dict[str, str]]
-    search_fields: ClassVar[Sequence[str]]
+    search_fields: ClassVar[Sequence[str]] = ()
+    search_kind: ClassVar[str | None] = None  # registered with itsm.search
     rows_template: ClassVar[str]  # "<template>#<partial>" re-rendered by htmx refreshes
     page_name: ClassVar[str]  # the URL name, for saved views
 
@@ -114,7 +116,12 @@ class QueuePage(TenantPageMixin, TemplateView):
         return self.render_to_response(context, status=status)
 
     def search(self, queryset: QuerySet[Any], query: str) -> QuerySet[Any]:
-        """Every word must appear in one of the search fields (case-insensitive)."""
+        """Every word must appear (by prefix) in the row's searchable text: through the
+        search structure for pages that name a `search_kind`, else in the search fields."""
+        if self.search_kind is not None:
+            return filter_matching(
+                queryset, tenant_id=self.tenant.pk, kind=self.search_kind, text=query
+            )
         for word in query.split()[:MAX_SEARCH_WORDS]:
             matching = Q()
             for field in self.search_fields:
