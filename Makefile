@@ -19,7 +19,7 @@ TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key-that-is-long-enough-for-
 	CELERY_BROKER_URL=$(TEST_BROKER_URL) CACHE_URL=locmemcache://
 PYTEST_ARGS ?=
 
-.PHONY: setup browser run demo test lint format lock clean
+.PHONY: setup browser run demo test screenshots lint format lock clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ run: demo
 test: setup browser
 	$(TEST_ENV) $(BIN)/python manage.py provision_db_roles --superuser-url $(PG_SUPERUSER_URL)
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The workspace's screenshots in docs/screenshots/ (queue, record, create form, requester portal;
+# 1280 and 390 px wide), taken by a browser test on the test database.
+screenshots:
+	ITSM_SCREENSHOTS=docs $(MAKE) test PYTEST_ARGS="-q tests/e2e/test_screenshots.py"
 
 lint: setup
 	$(BIN)/ruff check .
