@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views import View
 
 from incidents import selectors, services
-from incidents.choices import OPEN_STATUSES
+from incidents.choices import OPEN_STATUSES, IncidentStatus
 from incidents.filters import IncidentFilterSet
 from incidents.forms.bulk import BulkAssignForm
 from incidents.models import Incident, SlaClock
@@ -66,6 +66,11 @@ def _all_open(incidents: QuerySet[Incident], membership: Membership) -> QuerySet
     return _open(incidents)
 
 
+def _not_done(incidents: QuerySet[Incident], membership: Membership) -> QuerySet[Incident]:
+    """Open, or resolved and waiting for the requester to confirm or reopen."""
+    return incidents.filter(status__in=[*OPEN_STATUSES, IncidentStatus.RESOLVED])
+
+
 def _everything(incidents: QuerySet[Incident], membership: Membership) -> QuerySet[Incident]:
     return incidents
 
@@ -79,7 +84,7 @@ QUEUES = (
     Queue("breached", "Breached", _breached, STAFF, DUE_SOONEST),
     Queue("major", "Major incidents", _major, STAFF, DUE_SOONEST),
     Queue("open", "All open", _all_open, STAFF, DUE_SOONEST),
-    Queue("requests", "My open requests", _all_open, REQUESTERS, "-created_at"),
+    Queue("requests", "Open or to confirm", _not_done, REQUESTERS, "-created_at"),
     Queue("all-requests", "All my requests", _everything, REQUESTERS, "-created_at"),
 )
 

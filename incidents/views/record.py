@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django import forms
@@ -135,8 +136,20 @@ def display_name(user: Any) -> str:
     return str(user.get_full_name() or user.get_username())
 
 
-def describe(event: IncidentEvent, labels: dict[int, str]) -> str:
+@dataclass(frozen=True)
+class Names:
+    """How the timeline names what events store by key: priorities and teams (by slug)."""
+
+    priorities: dict[int, str]
+    teams: dict[str, str]
+
+    def team(self, slug: Any) -> Any:
+        return self.teams.get(slug, slug)
+
+
+def describe(event: IncidentEvent, names: Names) -> str:
     """What the event's actor did, as a phrase ("put it on hold: awaiting vendor")."""
+    labels = names.priorities
     data: dict[str, Any] = event.data or {}
     kind = event.kind
     if kind == EventKind.CREATED:
@@ -144,12 +157,13 @@ def describe(event: IncidentEvent, labels: dict[int, str]) -> str:
     if kind == EventKind.STATUS:
         return _describe_status(event, data)
     if kind == EventKind.ASSIGNMENT:
-        target = [part for part in (data.get("to_team"), data.get("to_assignee")) if part]
+        team = names.team(data.get("to_team")) if data.get("to_team") else None
+        target = [part for part in (team, data.get("to_assignee")) if part]
         return "assigned it to " + (", ".join(target) or "nobody")
     if kind == EventKind.ESCALATION:
         if data.get("kind") == EscalationKind.HIERARCHICAL:
             return "engaged management"
-        return f"escalated it to {data.get('to_team') or 'the next tier'}"
+        return f"escalated it to {names.team(data.get('to_team')) or 'the next tier'}"
     if kind == EventKind.PRIORITY:
         before = data.get("from", {}).get("priority")
         after = data.get("to", {}).get("priority")
@@ -199,8 +213,8 @@ def _describe_status(event: IncidentEvent, data: dict[str, Any]) -> str:
     return phrase or f"changed the status to {to.label.lower()}"
 
 
-def entries(events: Any, labels: dict[int, str]) -> list[Entry]:
-    return [Entry(event, display_name(event.actor), describe(event, labels)) for event in events]
+def entries(events: Any, names: Names) -> list[Entry]:
+    return [Entry(event, display_name(event.actor), describe(event, names)) for event in events]
 
 
 def clocks_of(incident: Incident) -> list[Clock]:
@@ -280,6 +294,13 @@ class IncidentRecordMixin(TenantPageMixin):
             initial["commander"] = incident.commander_id
         return initial
 
+    @cached_property
+    def names(self) -> Names:
+        return Names(
+            priorities=selectors.priority_labels(tenant=self.tenant),
+            teams=dict(self.teams.values_list("slug", "name")),
+        )
+
     @property
     def teams(self) -> QuerySet[Team]:
         return Team.objects.for_tenant(self.tenant).order_by("name", "id")
@@ -340,7 +361,7 @@ class IncidentRecordMixin(TenantPageMixin):
             return "all"
         return kind
 
-    def timeline_context(self, incident: Incident, labels: dict[int, str]) -> dict[str, Any]:
+    def timeline_context(self, incident: Incident) -> dict[str, Any]:
         kind = self.kind_filter()
         events = selectors.incident_timeline(incident=incident, public_only=self.is_requester)
         shown = TIMELINE_KINDS[kind][1]
@@ -352,7 +373,7 @@ class IncidentRecordMixin(TenantPageMixin):
             if not (slug == "work-notes" and self.is_requester)
         ]
         return {
-            "timeline": entries(events, labels),
+            "timeline": entries(events, self.names),
             "timeline_kind": kind,
             "timeline_tabs": tabs,
             "detail_url": self.detail_url(incident),
@@ -367,7 +388,7 @@ class IncidentRecordMixin(TenantPageMixin):
         open_slug: str = "",
     ) -> HttpResponse:
         outcome = outcome or Outcome()
-        labels = selectors.priority_labels(tenant=self.tenant)
+        labels = self.names.priorities
         now = timezone.now()
         panels: dict[str, Panel] = {}
         for spec in self.available(incident):
@@ -410,13 +431,15 @@ class IncidentRecordMixin(TenantPageMixin):
             },
             "impact_label": Impact(incident.impact).label,
             "urgency_label": Urgency(incident.urgency).label,
-            **self.timeline_context(incident, labels),
+            **self.timeline_context(incident),
         }
         if incident.is_major and not self.is_requester:
             updates = selectors.incident_timeline(incident=incident).filter(
                 kind=EventKind.STAKEHOLDER_UPDATE
             )
-            context["stakeholder_updates"] = entries(updates.order_by("-created_at", "-id"), labels)
+            context["stakeholder_updates"] = entries(
+                updates.order_by("-created_at", "-id"), self.names
+            )
         template = f"{TEMPLATE}#record" if self.is_htmx else TEMPLATE
         return TemplateResponse(self.request, template, context, status=outcome.status)
 
@@ -438,9 +461,8 @@ class IncidentRecordPage(IncidentRecordMixin, View):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         incident = self.get_incident()
         if self.is_htmx and request.headers.get("HX-Target") == "timeline":
-            labels = selectors.priority_labels(tenant=self.tenant)
             return TemplateResponse(
-                request, f"{TEMPLATE}#timeline", self.timeline_context(incident, labels)
+                request, f"{TEMPLATE}#timeline", self.timeline_context(incident)
             )
         return self.render_record(incident)
 
@@ -525,7 +547,7 @@ class IncidentActionPage(IncidentRecordMixin, View):
             selectors.incident_changes_since(
                 incident=current, version=read, public_only=self.is_requester
             ),
-            selectors.priority_labels(tenant=self.tenant),
+            self.names,
         )
         if changes:
             who = ", ".join(dict.fromkeys(change.actor for change in changes))

@@ -343,6 +343,21 @@ def test_escalation_offers_the_next_tier(desk, client):
     assert f'<option value="{desk.l1.pk}">' not in escalate
 
 
+def test_the_timeline_names_teams_by_their_names(desk, client):
+    incident = make_incident(desk, "in_progress")  # with L1
+    with rls.tenant_scope(desk.tenant.pk):
+        services.incident_escalate(
+            tenant=desk.tenant,
+            incident_id=incident.pk,
+            actor=desk.l1_agent,
+            kind="functional",
+            reason="Needs L2.",
+        )
+    html = as_user(client, desk.l1_agent).get(page(desk, incident)).content.decode()
+    assert f"assigned it to {desk.l1.name}" in html
+    assert f"escalated it to {desk.l2.name}" in html
+
+
 def test_change_priority_previews_with_the_tenants_matrix(desk, client):
     incident = make_incident(desk, "in_progress")
     html = as_user(client, desk.l1_agent).get(page(desk, incident)).content.decode()
@@ -421,7 +436,7 @@ def test_a_stale_version_with_htmx_is_a_409_fragment(desk, client):
     assert response.status_code == 409
     assert html.lstrip().startswith('<div id="record"')
     assert "leo-l2" in html
-    assert "assigned it to l2" in html
+    assert f"assigned it to {desk.l2.name}" in html
     assert "Asked caller" in html
     assert reload(desk, incident).status == "in_progress"
 
