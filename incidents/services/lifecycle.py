@@ -26,7 +26,8 @@ from itsm.tenancy.models import Tenant
 def incident_acknowledge(
     *, tenant: Tenant, incident_id: int, actor: Any, expected_version: int | None = None
 ) -> Incident:
-    """An agent takes the incident: in progress, acknowledged now, assigned to them if nobody is."""
+    """An agent takes the incident: in progress, acknowledged now, assigned to them if nobody is
+    (and to their team, when the incident has none and they work in exactly one)."""
     incident = locked(tenant, incident_id, expected_version)
     now = timezone.now()
     changes: dict[str, Any] = {"acknowledged_at": now}
@@ -35,6 +36,15 @@ def incident_acknowledge(
     if incident.assignee_id is None and tenancy.is_tenant_agent(tenant=tenant, user=actor):
         changes |= {"assignee": actor, "first_assigned_at": incident.first_assigned_at or now}
         data["assignee"] = actor.get_username()
+        team = (
+            tenancy.home_team(tenant=tenant, user=actor)
+            if not incident.assignment_team_id
+            else None
+        )
+        if team is not None:
+            # Without it, escalating the agent's own unrouted call would send it to L1.
+            changes["assignment_team"] = team
+            data["team"] = team.slug
     transition(incident, IncidentAction.ACKNOWLEDGE, actor, changes=changes, data=data)
     return incident
 

@@ -116,6 +116,16 @@ def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:
     )
 
 
+def home_team(*, tenant: Tenant, user: Any) -> Team | None:
+    """The one working team (not management) the user belongs to; None if none or several."""
+    teams = list(
+        Team.objects.for_tenant(tenant)
+        .filter(memberships__user_id=user.pk)
+        .exclude(kind=TeamKind.MANAGEMENT)[:2]
+    )
+    return teams[0] if len(teams) == 1 else None
+
+
 def is_management_member(*, tenant: Tenant, user: Any) -> bool:
     return bool(
         TeamMember.objects.for_tenant(tenant)

@@ -297,3 +297,37 @@ def test_reopen_window_is_the_tenants(desk):
                 tenant=desk.tenant, incident_id=incident.pk, actor=desk.requester
             )
     assert caught.value.code == "reopen_window_passed"
+
+
+def test_acknowledging_an_unrouted_incident_takes_the_agents_own_team(desk):
+    with rls.tenant_scope(desk.tenant.pk):
+        incident = services.incident_create(
+            tenant=desk.tenant, actor=desk.l1_agent, data={"title": "Phone call: VPN down"}
+        )
+        services.incident_acknowledge(
+            tenant=desk.tenant, incident_id=incident.pk, actor=desk.l1_agent
+        )
+        incident.refresh_from_db()
+        assert (incident.assignee, incident.assignment_team) == (desk.l1_agent, desk.l1)
+        # so escalating it goes to the next tier, not back to L1
+        services.incident_escalate(
+            tenant=desk.tenant,
+            incident_id=incident.pk,
+            actor=desk.l1_agent,
+            kind="functional",
+            reason="Needs L2.",
+        )
+        incident.refresh_from_db()
+        assert incident.assignment_team == desk.l2
+
+
+def test_an_agent_of_no_team_or_several_leaves_the_team_empty(desk):
+    with rls.tenant_scope(desk.tenant.pk):
+        incident = services.incident_create(
+            tenant=desk.tenant, actor=desk.outsider_agent, data={"title": "Walk-in"}
+        )
+        services.incident_acknowledge(
+            tenant=desk.tenant, incident_id=incident.pk, actor=desk.outsider_agent
+        )
+        incident.refresh_from_db()
+        assert (incident.assignee, incident.assignment_team) == (desk.outsider_agent, None)
