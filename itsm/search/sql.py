@@ -105,7 +105,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 """
 
-# The tenant check both functions make: the tenant asked for is the transaction's.
+# The tenant check both functions make: the tenant asked for is the transaction's. The query is
+# built in a scalar subquery: evaluated once (an InitPlan) and usable as the GIN index's
+# condition; as a plain expression of a parameter it would be rebuilt for every row.
 _SAME_TENANT = (
     "e.tenant_id = p_tenant "
     "AND p_tenant = NULLIF(current_setting('app.tenant_id', true), '')::bigint"
@@ -118,7 +120,7 @@ CREATE OR REPLACE FUNCTION public.itsm_search_ids(
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, {SCHEMA} AS $$
     SELECT e.object_id FROM {SCHEMA}.entry e
     WHERE {_SAME_TENANT} AND e.kind = p_kind
-      AND e.document @@ {SCHEMA}.query(p_text, true)
+      AND e.document @@ (SELECT {SCHEMA}.query(p_text, true))
       AND (p_owner IS NULL OR e.owner_id = p_owner)
 $$;
 """
@@ -131,11 +133,12 @@ CREATE OR REPLACE FUNCTION public.itsm_search_ranked(
 ) RETURNS TABLE (kind text, object_id bigint, rank real)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, {SCHEMA} AS $$
     SELECT e.kind, e.object_id,
-           (ts_rank_cd(e.document, q.query, 1)
+           (ts_rank_cd(e.document, (SELECT {SCHEMA}.query(p_text, p_all)), 1)
             * (1 + CASE WHEN e.service_id = p_service THEN 0.5 ELSE 0 END
                  + CASE WHEN e.category_id = p_category THEN 0.25 ELSE 0 END))::real
-    FROM {SCHEMA}.entry e, (SELECT {SCHEMA}.query(p_text, p_all) AS query) q
-    WHERE {_SAME_TENANT} AND e.kind = ANY (p_kinds) AND e.document @@ q.query
+    FROM {SCHEMA}.entry e
+    WHERE {_SAME_TENANT} AND e.kind = ANY (p_kinds)
+      AND e.document @@ (SELECT {SCHEMA}.query(p_text, p_all))
       AND (p_statuses IS NULL OR e.status = ANY (p_statuses))
       AND (p_audiences IS NULL OR e.audience = ANY (p_audiences))
     ORDER BY 3 DESC, e.object_id DESC
@@ -227,3 +230,5 @@ def sync(connection: BaseDatabaseWrapper) -> None:
         for searchable in registered().values():
             cursor.execute(_trigger_function(searchable))
             cursor.execute(_backfill(searchable))
+        # Statistics now: the planner's first guesses on a fresh table pick the wrong index.
+        cursor.execute(f"ANALYZE {SCHEMA}.entry")
