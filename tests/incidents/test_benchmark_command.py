@@ -34,3 +34,13 @@ def test_workspace_pages_benchmark_runs_on_a_small_tenant():
     assert len(rows) == 8
     # Every page answered (the command asserts 200) with a small number of queries.
     assert all(0 < int(line[26:34]) < 30 for line in rows)
+
+
+@pytest.mark.django_db
+def test_search_benchmark_runs_on_a_small_tenant():
+    out = StringIO()
+    call_command("benchmark_search", incidents=60, requests=1, no_analyze=True, stdout=out)
+    rows = [line.split() for line in out.getvalue().splitlines()[3:]]
+    assert [row[0] for row in rows] == ["printer", "vpn", "mail", "issue"]
+    # Both ways find the same incidents: the count printed is the structure's.
+    assert all(int(row[-5]) >= 0 for row in rows)
