@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from itsm.web import views
 
@@ -6,6 +8,8 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Browsers ask for /favicon.ico on pages that name none (admin, the API's own pages).
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("t/<slug:tenant_slug>/", views.TenantHomeView.as_view(), name="tenant-home"),
     path("t/<slug:tenant_slug>/search/", views.SearchPage.as_view(), name="search"),
     path(
