@@ -156,7 +156,7 @@ def test_make_run_boots_web_worker_and_beat_on_sqlite_and_the_filesystem_broker(
         assert "Acme Corporation" in tenant_page
         assert "Remote access VPN" in tenant_page
 
-        with opener.open(f"{base}/t/acme/incidents/", timeout=10) as response:
+        with opener.open(f"{base}/t/acme/incidents/?queue=open", timeout=10) as response:
             assert response.status == 200
             incidents_page = response.read().decode()
         assert "Corporate website returns 502 Bad Gateway" in incidents_page
