@@ -14,6 +14,8 @@ tenant_api_patterns = [
     path("", include("itsm.notifications.api.urls")),
     path("", include("itsm.audit.api.urls")),
     path("", include("incidents.api.urls")),
+    path("", include("problems.api.urls")),
+    path("", include("knowledgebase.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,1 +1,203 @@
-"""Models of Problem management; they arrive with their issue."""
+"""Problems, the incidents linked to them, their known errors and their immutable timeline.
+
+The link between an incident and its problem lives here, in the higher app: incidents read it
+through the reverse relation `incident.problem_link` without importing problems.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from incidents.choices import Impact, Priority, Urgency
+from itsm.audit.tracking import audited
+from itsm.tenancy.models import NumberedModel, TenantOwnedModel
+from itsm.timeline import TimelineEvent
+from problems.choices import (
+    OPEN_PROBLEM_STATUSES,
+    KnownErrorStatus,
+    ProblemEventKind,
+    ProblemStatus,
+)
+
+
+# version is the ETag counter.
+@audited(exclude=["version"])
+class Problem(NumberedModel):
+    """The unknown cause of one or more incidents, from investigation to a removed root cause.
+
+    Status and the fields derived from it are written only by `problems.services`; `version`
+    grows with every write and is the ETag.
+    """
+
+    NUMBER_PREFIX = "PRB"
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=20000)
+    services = models.ManyToManyField(
+        "catalog.Service", through="ProblemService", related_name="+", blank=True
+    )
+    category = models.ForeignKey(
+        "catalog.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    impact = models.PositiveSmallIntegerField(choices=Impact.choices, default=Impact.LOW)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.LOW)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.SEV4)
+    status = models.CharField(
+        max_length=24, choices=ProblemStatus.choices, default=ProblemStatus.NEW
+    )
+    problem_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The staff member who owns the problem."),
+    )
+    assignment_team = models.ForeignKey(
+        "tenancy.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    root_cause = models.TextField(blank=True, max_length=20000)
+    workaround = models.TextField(blank=True, max_length=20000)
+    fix_notes = models.TextField(blank=True, max_length=20000)
+    review_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the problem manager is reminded to review it.")
+    )
+    # The timer engine's row for the review reminder, armed while a review date is ahead. The
+    # services always create it; empty only on a form's unsaved problem.
+    review_timer = models.OneToOneField(
+        "timers.Timer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    root_cause_identified_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta(NumberedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *NumberedModel.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(impact__gte=1, impact__lte=3), name="problems_impact_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(urgency__gte=1, urgency__lte=3),
+                name="problems_urgency_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__gte=1, priority__lte=4),
+                name="problems_priority_range",
+            ),
+        ]
+        indexes = [
+            # The default list: a tenant's problems, newest first (keyset pagination).
+            models.Index(fields=["tenant", "-created_at", "-id"], name="problems_tenant_created"),
+            models.Index(fields=["tenant", "status", "priority"], name="problems_tenant_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_PROBLEM_STATUSES
+
+    @property
+    def etag(self) -> str:
+        """`"PRB-000042-7"`: the tenant's own reference and the version."""
+        return f'"{self.reference}-{self.version}"'
+
+
+class ProblemService(TenantOwnedModel):
+    """A service the problem affects (the rows behind `Problem.services`, one tenant's)."""
+
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="service_links")
+    service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["problem_id", "service_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["problem", "service"], name="problems_service_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"service {self.service_id} of problem {self.problem_id}"
+
+
+class ProblemIncident(TenantOwnedModel):
+    """An incident caused by the problem. An incident has at most one problem (unique)."""
+
+    problem = models.ForeignKey(Problem, on_delete=models.PROTECT, related_name="incident_links")
+    incident = models.OneToOneField(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="problem_link"
+    )
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["problem_id", "id"]
+        indexes = [models.Index(fields=["problem", "id"], name="problems_link_problem")]
+
+    def __str__(self) -> str:
+        return f"incident {self.incident_id} of problem {self.problem_id}"
+
+
+@audited(exclude=["version"])
+class KnownError(NumberedModel):
+    """A problem's documented root cause and workaround, published for the service desk."""
+
+    NUMBER_PREFIX = "KE"
+
+    problem = models.ForeignKey(Problem, on_delete=models.PROTECT, related_name="known_errors")
+    title = models.CharField(max_length=200)
+    symptoms = models.TextField(max_length=20000)
+    workaround = models.TextField(max_length=20000)
+    root_cause = models.TextField(max_length=20000)
+    status = models.CharField(
+        max_length=16, choices=KnownErrorStatus.choices, default=KnownErrorStatus.DRAFT
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta(NumberedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "-created_at", "-id"], name="problems_ke_tenant_created"
+            ),
+            models.Index(fields=["tenant", "status"], name="problems_ke_tenant_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.reference}-{self.version}"'
+
+
+class ProblemEvent(TimelineEvent):
+    """One immutable entry of a problem's timeline (its known errors' too), written only through
+    `problems.timeline`. The database refuses UPDATE and DELETE on this table."""
+
+    problem = models.ForeignKey(Problem, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=24, choices=ProblemEventKind.choices)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["problem", "created_at", "id"], name="problems_event_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.problem_id}"

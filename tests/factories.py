@@ -10,6 +10,7 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import Model
 from django.utils import timezone
 from factory.django import DjangoModelFactory
@@ -23,7 +24,21 @@ from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
 from itsm.tenancy.services import allocate_number
+from itsm.timers.models import Timer
 from itsm.web.models import SavedView
+from knowledgebase import services as kb_services
+from knowledgebase.choices import ArticleStatus
+from knowledgebase.models import (
+    Article,
+    ArticleFeedback,
+    ArticleRestriction,
+    ArticleTag,
+    ArticleUserObjectPermission,
+    ArticleVersion,
+    Tag,
+)
+from problems.choices import REVIEW_TIMER_KIND
+from problems.models import KnownError, Problem
 
 PASSWORD = "correct-horse-battery"
 
@@ -128,6 +143,51 @@ class IncidentFactory(TenantOwnedFactory[Incident]):
             return super()._create(model_class, *args, **kwargs)
 
 
+class ProblemFactory(TenantOwnedFactory[Problem]):
+    """A problem as the service records it: numbered, with its idle review timer and a
+    manager, and with a documented root cause and workaround (so known errors can be made)."""
+
+    class Meta:
+        model = Problem
+
+    title = factory.Sequence(lambda n: f"Problem {n}")
+    description = "Mail relays drop connections under load."
+    problem_manager = factory.LazyAttribute(
+        lambda obj: MembershipFactory(tenant=obj.tenant, role=MembershipRole.PROBLEM_MANAGER).user
+    )
+    root_cause = "The relay's connection pool is too small."
+    workaround = "Restart the relay."
+    number = 0
+
+    @classmethod
+    def _create(cls, model_class: type[Problem], *args: Any, **kwargs: Any) -> Problem:
+        tenant = kwargs["tenant"]
+        with rls.tenant_scope(tenant.pk):
+            kwargs["number"] = allocate_number(tenant=tenant, key=Problem.NUMBER_PREFIX)
+            if "review_timer" not in kwargs:
+                kwargs["review_timer"] = Timer.objects.create(tenant=tenant, kind=REVIEW_TIMER_KIND)
+            return super()._create(model_class, *args, **kwargs)
+
+
+class KnownErrorFactory(TenantOwnedFactory[KnownError]):
+    class Meta:
+        model = KnownError
+
+    problem = factory.SubFactory(ProblemFactory, tenant=factory.SelfAttribute("..tenant"))
+    title = factory.Sequence(lambda n: f"Known error {n}")
+    symptoms = "Mail stays in the outbox."
+    workaround = "Restart the relay."
+    root_cause = "The relay's connection pool is too small."
+    number = 0
+
+    @classmethod
+    def _create(cls, model_class: type[KnownError], *args: Any, **kwargs: Any) -> KnownError:
+        tenant = kwargs["tenant"]
+        with rls.tenant_scope(tenant.pk):
+            kwargs["number"] = allocate_number(tenant=tenant, key=KnownError.NUMBER_PREFIX)
+            return super()._create(model_class, *args, **kwargs)
+
+
 class BusinessCalendarFactory(TenantOwnedFactory[BusinessCalendar]):
     class Meta:
         model = BusinessCalendar
@@ -204,6 +264,100 @@ class AuditEventFactory(DjangoModelFactory[AuditEvent]):
             return AuditEvent.objects.get(model="tenancy.team", object_id=team.pk)
 
 
+class TagFactory(TenantOwnedFactory[Tag]):
+    class Meta:
+        model = Tag
+
+    name = factory.Sequence(lambda n: f"Tag {n}")
+    slug = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class ArticleFactory(TenantOwnedFactory[Article]):
+    """An article made by the service (number, rendering, first version), then put in `status`
+    (published by default) as the lifecycle would leave it."""
+
+    class Meta:
+        model = Article
+
+    title = factory.Sequence(lambda n: f"How to fix thing {n}")
+    body = "Restart the **service**, then check the [status page](https://status.example.com)."
+    author = factory.LazyAttribute(lambda obj: MembershipFactory(tenant=obj.tenant).user)
+    status = ArticleStatus.PUBLISHED
+    number = 0  # a built article has one too; the service numbers a created one
+
+    @classmethod
+    def _create(cls, model_class: type[Article], *args: Any, **kwargs: Any) -> Article:
+        tenant, author, status = kwargs.pop("tenant"), kwargs.pop("author"), kwargs.pop("status")
+        kwargs.pop("number")
+        with rls.tenant_scope(tenant.pk):
+            article = kb_services.article_create(tenant=tenant, actor=author, data=kwargs)
+            if status != ArticleStatus.DRAFT:
+                published = timezone.now() if status == ArticleStatus.PUBLISHED else None
+                Article.objects.filter(pk=article.pk).update(status=status, published_at=published)
+                article.refresh_from_db()
+        return article
+
+
+class ArticleVersionFactory(TenantOwnedFactory[ArticleVersion]):
+    class Meta:
+        model = ArticleVersion
+
+    article = factory.SubFactory(ArticleFactory, tenant=factory.SelfAttribute("..tenant"))
+    number = factory.LazyAttribute(lambda obj: obj.article.revision + 1)
+    title = factory.LazyAttribute(lambda obj: obj.article.title)
+    body = "An older text."
+    author = factory.LazyAttribute(lambda obj: obj.article.author)
+    status = ArticleStatus.DRAFT
+
+
+class ArticleTagFactory(TenantOwnedFactory[ArticleTag]):
+    class Meta:
+        model = ArticleTag
+
+    article = factory.SubFactory(ArticleFactory, tenant=factory.SelfAttribute("..tenant"))
+    tag = factory.SubFactory(TagFactory, tenant=factory.SelfAttribute("..tenant"))
+
+
+class ArticleRestrictionFactory(TenantOwnedFactory[ArticleRestriction]):
+    class Meta:
+        model = ArticleRestriction
+
+    article = factory.SubFactory(ArticleFactory, tenant=factory.SelfAttribute("..tenant"))
+    team = factory.SubFactory(TeamFactory, tenant=factory.SelfAttribute("..tenant"))
+
+
+class ArticleGrantFactory(TenantOwnedFactory[ArticleUserObjectPermission]):
+    """A guardian grant as the restriction service derives it: a team member may view."""
+
+    class Meta:
+        model = ArticleUserObjectPermission
+        # The new team member's grant is already there (the knowledgebase receiver made it).
+        django_get_or_create = ("tenant", "restriction", "team_member", "permission")
+
+    restriction = factory.SubFactory(
+        ArticleRestrictionFactory, tenant=factory.SelfAttribute("..tenant")
+    )
+    team_member = factory.LazyAttribute(
+        lambda obj: TeamMemberFactory(tenant=obj.tenant, team=obj.restriction.team)
+    )
+    content_object = factory.LazyAttribute(lambda obj: obj.restriction.article)
+    user = factory.LazyAttribute(lambda obj: obj.team_member.user)
+    permission = factory.LazyAttribute(
+        lambda _obj: Permission.objects.get(
+            codename="view_article", content_type__app_label="knowledgebase"
+        )
+    )
+
+
+class ArticleFeedbackFactory(TenantOwnedFactory[ArticleFeedback]):
+    class Meta:
+        model = ArticleFeedback
+
+    article = factory.SubFactory(ArticleFactory, tenant=factory.SelfAttribute("..tenant"))
+    user = factory.LazyAttribute(lambda obj: MembershipFactory(tenant=obj.tenant).user)
+    is_helpful = True
+
+
 FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Membership: MembershipFactory,
     Team: TeamFactory,
@@ -217,4 +371,13 @@ FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     NotificationPreference: NotificationPreferenceFactory,
     AuditEvent: AuditEventFactory,
     SavedView: SavedViewFactory,
+    Problem: ProblemFactory,
+    KnownError: KnownErrorFactory,
+    Tag: TagFactory,
+    Article: ArticleFactory,
+    ArticleVersion: ArticleVersionFactory,
+    ArticleTag: ArticleTagFactory,
+    ArticleRestriction: ArticleRestrictionFactory,
+    ArticleUserObjectPermission: ArticleGrantFactory,
+    ArticleFeedback: ArticleFeedbackFactory,
 }

@@ -22,6 +22,7 @@ from itsm.api.serializers import InputSerializer, ModelInputSerializer
 from itsm.calendars.models import BusinessCalendar
 from itsm.calendars.selectors import calendar_schedule
 from itsm.catalog.models import Category, Service
+from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.models import Team
 
 MAX_TEXT = 20000
@@ -175,18 +176,40 @@ class IncidentListSerializer(IncidentReadSerializer):
         read_only_fields = fields
 
 
+class LinkedProblemSerializer(serializers.Serializer[Any]):
+    """The problem an incident is linked to."""
+
+    reference = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
 class IncidentDetailSerializer(IncidentReadSerializer):
-    """The detail adds the incident's SLA clocks."""
+    """The detail adds the incident's SLA clocks and the problem it is linked to."""
 
     sla_clocks = serializers.SerializerMethodField()
+    problem = serializers.SerializerMethodField()
 
     class Meta(IncidentReadSerializer.Meta):
-        fields = [*IncidentReadSerializer.Meta.fields, "sla_clocks"]
+        fields = [*IncidentReadSerializer.Meta.fields, "sla_clocks", "problem"]
         read_only_fields = fields
 
     @extend_schema_field(SlaClockSerializer(many=True))
     def get_sla_clocks(self, incident: Incident) -> Any:
         return SlaClockSerializer(selectors.incident_sla_clocks(incident=incident), many=True).data
+
+    @extend_schema_field(LinkedProblemSerializer(allow_null=True))
+    def get_problem(self, incident: Incident) -> dict[str, str] | None:
+        # The link row lives in problems, the higher app: read it through the reverse one-to-one
+        # (`problem_link`), which needs no import of problems. Requesters see no problems.
+        membership = getattr(self.context.get("request"), "membership", None)
+        if membership is not None and membership.role == MembershipRole.REQUESTER:
+            return None
+        link: Any = getattr(incident, "problem_link", None)
+        if link is None:
+            return None
+        problem = link.problem
+        return {"reference": problem.reference, "title": problem.title, "status": problem.status}
 
 
 class IncidentEventSerializer(serializers.ModelSerializer[IncidentEvent]):

@@ -37,14 +37,17 @@ from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.models import Membership, Tenant
 from itsm.wsgi import application
+from problems.models import ProblemIncident
 from tests.factories import (
     AuditEventFactory,
     BusinessCalendarFactory,
     CategoryFactory,
     DeliveryFactory,
     IncidentFactory,
+    KnownErrorFactory,
     MembershipFactory,
     NotificationPreferenceFactory,
+    ProblemFactory,
     ServiceFactory,
     SlaPolicyFactory,
     TeamFactory,
@@ -118,6 +121,19 @@ def _seed(tenant: Tenant, *, marker: str = "") -> Any:
         category=category,
         assignment_team=team,
     )
+    problem = ProblemFactory(
+        tenant=tenant,
+        title=f"Problem{tag}",
+        description=f"Relay drops{tag}",
+        root_cause=f"Pool{tag}",
+        workaround=f"Restart{tag}",
+        problem_manager=reporter,
+        assignment_team=team,
+        category=category,
+    )
+    KnownErrorFactory(tenant=tenant, problem=problem, title=f"Known{tag}", symptoms=f"Slow{tag}")
+    with rls.tenant_scope(tenant.pk):
+        ProblemIncident.objects.create(tenant=tenant, problem=problem, incident=incident)
     DeliveryFactory(tenant=tenant, user=reporter)
     NotificationPreferenceFactory(tenant=tenant, user=reporter)
     AuditEventFactory(tenant=tenant)

@@ -466,7 +466,12 @@ TENANT_ADMIN_MODELS = {
     "incidents_prioritylabel": "edit",
     "incidents_prioritymatrixcell": "edit",
     "incidents_slapolicy": "edit",
+    "knowledgebase_article": "view",
+    "knowledgebase_articlefeedback": "view",
+    "knowledgebase_tag": "view",
     "notifications_notificationpreference": "edit",
+    "problems_knownerror": "view",
+    "problems_problem": "view",
     "tenancy_membership": "edit",
     "tenancy_team": "edit",
 }

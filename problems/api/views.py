@@ -1,0 +1,350 @@
+"""The problems API: problems and known errors, one POST endpoint per lifecycle verb, incident
+links in bulk, timelines.
+
+Roles: problem managers and tenant administrators manage problems and known errors; agents
+read them and may link incidents to a problem (the service desk recognises a known problem);
+change managers read; requesters see nothing of problem management (404 on a record, 403 on a
+list).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import cached_property
+from typing import Any, ClassVar, Final
+
+from django.db.models import Model, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents import selectors as incident_selectors
+from itsm.api.views import TenantCreateMixin, TenantReadOnlyViewSet, TenantUpdateMixin
+from itsm.errors import PreconditionFailedError
+from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
+from itsm.tenancy.models import Tenant, parse_reference
+from problems import selectors, services
+from problems.api import serializers as s
+from problems.filters import MAX_NUMBER, KnownErrorFilterSet, ProblemFilterSet
+from problems.models import KnownError, Problem
+
+PROBLEM_MANAGERS: Final = frozenset({MembershipRole.PROBLEM_MANAGER, MembershipRole.TENANT_ADMIN})
+LINKERS: Final = PROBLEM_MANAGERS | {MembershipRole.AGENT}
+
+
+class _NumberedViewSet(TenantReadOnlyViewSet):
+    """Records addressed by reference (PRB-000042), with ETag and If-Match."""
+
+    model: ClassVar[type[Any]]
+    lookup_field = "number"
+    lookup_url_kwarg = "reference"
+    lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
+
+    def get_object(self) -> Any:
+        number = parse_reference(self.model.NUMBER_PREFIX, self.kwargs[self.lookup_url_kwarg])
+        if number is None or number > MAX_NUMBER:
+            raise exceptions.NotFound()
+        instance = get_object_or_404(self.get_queryset(), number=number)
+        self.check_object_permissions(self.request, instance)
+        return instance
+
+    @classmethod
+    def lookup_value_of(cls, instance: Model) -> str:
+        return str(getattr(instance, "reference"))  # noqa: B009
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.respond_with(self.get_object())
+
+    def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        response = super().respond_with(instance, status_code)
+        response["ETag"] = instance.etag
+        return response
+
+    def expected_version(self, instance: Any) -> int | None:
+        """The version named by If-Match; None without one. Another record's tag is stale."""
+        header = self.request.headers.get("If-Match", "").strip()
+        if not header or header == "*":
+            return None
+        reference, _, version = header.removeprefix("W/").strip('"').rpartition("-")
+        if reference != instance.reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
+            raise PreconditionFailedError(
+                "If-Match does not name a version of this record.", code="stale_version"
+            )
+        return int(version)
+
+
+class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _NumberedViewSet):
+    """Problems of the tenant, addressed by reference (PRB-000042).
+
+    PATCH and every lifecycle action honour `If-Match` with the ETag of a previous read (412 if
+    stale); an action the lifecycle does not allow now is a 409 with `allowed_actions`.
+    """
+
+    model = Problem
+    queryset = Problem.objects.none()
+    serializer_class = s.ProblemReadSerializer
+    filterset_class = ProblemFilterSet
+    search_fields = ["title", "description", "root_cause", "workaround"]
+    ordering_fields = ["created_at", "updated_at", "priority", "number", "status", "review_at"]
+    ordering = ["-created_at", "-id"]
+    input_serializer_classes = {
+        "create": s.ProblemCreateSerializer,
+        "partial_update": s.ProblemUpdateSerializer,
+        "investigate": s.EmptyInputSerializer,
+        "identify_root_cause": s.RootCauseInputSerializer,
+        "start_fix": s.ProblemNoteInputSerializer,
+        "reinvestigate": s.ProblemReasonInputSerializer,
+        "resolve": s.ProblemResolveInputSerializer,
+        "close": s.ProblemNoteInputSerializer,
+        "reopen": s.ProblemReasonInputSerializer,
+        "cancel": s.ProblemReasonInputSerializer,
+        "link_incidents": s.LinkIncidentsInputSerializer,
+        "unlink_incidents": s.UnlinkIncidentsInputSerializer,
+        "resolve_linked_incidents": s.ResolveLinkedInputSerializer,
+        "create_known_error": s.KnownErrorCreateSerializer,
+    }
+    action_roles = {
+        "list": STAFF_ROLES,
+        "retrieve": STAFF_ROLES,
+        "timeline": STAFF_ROLES,
+        "incidents": STAFF_ROLES,
+        "link_incidents": LINKERS,
+        "create": PROBLEM_MANAGERS,
+        "partial_update": PROBLEM_MANAGERS,
+        "investigate": PROBLEM_MANAGERS,
+        "identify_root_cause": PROBLEM_MANAGERS,
+        "start_fix": PROBLEM_MANAGERS,
+        "reinvestigate": PROBLEM_MANAGERS,
+        "resolve": PROBLEM_MANAGERS,
+        "close": PROBLEM_MANAGERS,
+        "reopen": PROBLEM_MANAGERS,
+        "cancel": PROBLEM_MANAGERS,
+        "unlink_incidents": PROBLEM_MANAGERS,
+        "resolve_linked_incidents": PROBLEM_MANAGERS,
+        "create_known_error": PROBLEM_MANAGERS,
+    }
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Problem]:
+        return selectors.problem_list(tenant=tenant, membership=self.request.membership)
+
+    @cached_property
+    def priority_labels(self) -> dict[int, str]:
+        return incident_selectors.priority_labels(tenant=self.tenant)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        if getattr(self.request, "tenant", None) is not None:
+            context["priority_labels"] = self.priority_labels
+        return context
+
+    # --- Writing ---
+
+    def perform_create_service(self, data: dict[str, Any]) -> Problem:
+        problem = services.problem_create(tenant=self.tenant, actor=self.request.user, data=data)
+        return self._reloaded(problem.pk)
+
+    def perform_update_service(self, instance: Problem, data: dict[str, Any]) -> Problem:
+        services.problem_update(
+            tenant=self.tenant,
+            problem_id=instance.pk,
+            actor=self.request.user,
+            data=data,
+            expected_version=self.expected_version(instance),
+        )
+        return self._reloaded(instance.pk)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def investigate(self, request: Request, **kwargs: Any) -> Response:
+        """New → under investigation."""
+        return self._act(services.problem_investigate)
+
+    @action(detail=True, methods=["post"], url_path="identify-root-cause")
+    def identify_root_cause(self, request: Request, **kwargs: Any) -> Response:
+        """Under investigation → root cause known, recording the root cause."""
+        return self._act(services.problem_identify_root_cause)
+
+    @action(detail=True, methods=["post"], url_path="start-fix")
+    def start_fix(self, request: Request, **kwargs: Any) -> Response:
+        """Root cause known → fix in progress."""
+        return self._act(services.problem_start_fix)
+
+    @action(detail=True, methods=["post"])
+    def reinvestigate(self, request: Request, **kwargs: Any) -> Response:
+        """Root cause known or fix in progress → under investigation, with a reason."""
+        return self._act(services.problem_reinvestigate)
+
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, **kwargs: Any) -> Response:
+        """Root cause known or fix in progress → resolved; linked incidents are told."""
+        return self._act(services.problem_resolve)
+
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, **kwargs: Any) -> Response:
+        """Resolved → closed."""
+        return self._act(services.problem_close)
+
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, **kwargs: Any) -> Response:
+        """Resolved → under investigation: the fix did not hold."""
+        return self._act(services.problem_reopen)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, **kwargs: Any) -> Response:
+        """Withdraw an open problem recorded in error."""
+        return self._act(services.problem_cancel)
+
+    @extend_schema(responses=s.LinkResultSerializer)
+    @action(detail=True, methods=["post"], url_path="link-incidents")
+    def link_incidents(self, request: Request, **kwargs: Any) -> Response:
+        """Link incidents by reference, all or none; an incident has at most one problem."""
+        return self._link(services.problem_link_incidents)
+
+    @extend_schema(responses=s.LinkResultSerializer)
+    @action(detail=True, methods=["post"], url_path="unlink-incidents")
+    def unlink_incidents(self, request: Request, **kwargs: Any) -> Response:
+        """Unlink incidents by reference, all or none."""
+        return self._link(services.problem_unlink_incidents)
+
+    @extend_schema(responses=s.RowResultSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="resolve-linked-incidents",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def resolve_linked_incidents(self, request: Request, **kwargs: Any) -> Response:
+        """Resolve the open linked incidents of a resolved problem; a result per incident."""
+        problem = self.get_object()
+        rows = services.problem_resolve_linked_incidents(
+            tenant=self.tenant, problem_id=problem.pk, actor=request.user, **self.validated_input()
+        )
+        return Response(s.RowResultSerializer([asdict(row) for row in rows], many=True).data)
+
+    @extend_schema(responses={201: s.KnownErrorReadSerializer})
+    @action(detail=True, methods=["post"], url_path="create-known-error")
+    def create_known_error(self, request: Request, **kwargs: Any) -> Response:
+        """A draft known error from a problem whose root cause and workaround are documented."""
+        problem = self.get_object()
+        known_error = services.known_error_create(
+            tenant=self.tenant,
+            problem_id=problem.pk,
+            actor=request.user,
+            data=self.validated_input(),
+        )
+        response = Response(
+            s.KnownErrorReadSerializer(known_error).data, status=status.HTTP_201_CREATED
+        )
+        response["ETag"] = known_error.etag
+        return response
+
+    @extend_schema(responses=s.ProblemEventSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def timeline(self, request: Request, **kwargs: Any) -> Response:
+        """Every event of the problem and its known errors, in order, as one plain list."""
+        events = selectors.problem_timeline(problem=self.get_object())
+        return Response(s.ProblemEventSerializer(events, many=True).data)
+
+    @extend_schema(responses=s.LinkedIncidentSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def incidents(self, request: Request, **kwargs: Any) -> Response:
+        """The linked incidents, by number, as one plain list."""
+        linked = selectors.problem_incidents(problem=self.get_object())
+        return Response(s.LinkedIncidentSerializer(linked, many=True).data)
+
+    # --- Helpers ---
+
+    def _act(self, service: Callable[..., Problem]) -> Response:
+        problem = self.get_object()
+        service(
+            tenant=self.tenant,
+            problem_id=problem.pk,
+            actor=self.request.user,
+            expected_version=self.expected_version(problem),
+            **self.validated_input(),
+        )
+        return self.respond_with(self._reloaded(problem.pk))
+
+    def _link(self, service: Callable[..., services.LinkResult]) -> Response:
+        problem = self.get_object()
+        result = service(
+            tenant=self.tenant,
+            problem_id=problem.pk,
+            actor=self.request.user,
+            expected_version=self.expected_version(problem),
+            **self.validated_input(),
+        )
+        return Response(s.LinkResultSerializer(asdict(result)).data)
+
+    def _reloaded(self, pk: int) -> Problem:
+        return selectors.problem_list(tenant=self.tenant).get(pk=pk)
+
+
+class KnownErrorViewSet(TenantUpdateMixin, _NumberedViewSet):
+    """Known errors of the tenant, addressed by reference (KE-000042); recorded from a problem
+    (`POST /problems/<ref>/create-known-error/`)."""
+
+    model = KnownError
+    queryset = KnownError.objects.none()
+    serializer_class = s.KnownErrorReadSerializer
+    filterset_class = KnownErrorFilterSet
+    search_fields = ["title", "symptoms", "workaround", "root_cause"]
+    ordering_fields = ["created_at", "updated_at", "number", "status", "published_at"]
+    ordering = ["-created_at", "-id"]
+    input_serializer_classes = {
+        "partial_update": s.KnownErrorUpdateSerializer,
+        "publish": s.EmptyInputSerializer,
+        "retire": s.EmptyInputSerializer,
+    }
+    action_roles = {
+        "list": STAFF_ROLES,
+        "retrieve": STAFF_ROLES,
+        "partial_update": PROBLEM_MANAGERS,
+        "publish": PROBLEM_MANAGERS,
+        "retire": PROBLEM_MANAGERS,
+    }
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[KnownError]:
+        return selectors.known_error_list(tenant=tenant, membership=self.request.membership)
+
+    def perform_update_service(self, instance: KnownError, data: dict[str, Any]) -> KnownError:
+        services.known_error_update(
+            tenant=self.tenant,
+            known_error_id=instance.pk,
+            actor=self.request.user,
+            data=data,
+            expected_version=self.expected_version(instance),
+        )
+        return self._reloaded(instance.pk)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, **kwargs: Any) -> Response:
+        """Draft → published."""
+        return self._act(services.known_error_publish)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def retire(self, request: Request, **kwargs: Any) -> Response:
+        """Draft or published → retired."""
+        return self._act(services.known_error_retire)
+
+    def _act(self, service: Callable[..., KnownError]) -> Response:
+        known_error = self.get_object()
+        service(
+            tenant=self.tenant,
+            known_error_id=known_error.pk,
+            actor=self.request.user,
+            expected_version=self.expected_version(known_error),
+            **self.validated_input(),
+        )
+        return self.respond_with(self._reloaded(known_error.pk))
+
+    def _reloaded(self, pk: int) -> KnownError:
+        return selectors.known_error_list(tenant=self.tenant).get(pk=pk)
