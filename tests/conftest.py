@@ -56,7 +56,7 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
 
 
 @pytest.fixture
-def _platform_role_routing(request: pytest.FixtureRequest) -> Iterator[None]:
+def _platform_role_routing(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[None]:
     """A test that declares the "platform" database runs all of it on the platform role's
     connection, under the test's one transaction.
 
@@ -66,6 +66,7 @@ def _platform_role_routing(request: pytest.FixtureRequest) -> Iterator[None]:
     (the platform clause needs the setting too); tests without the declaration run as the
     application role, and `rls.platform_scope()` fails loudly in them. Transactional tests
     are not routed: their rows are committed, so they show the platform connection as it runs.
+    It needs the test database set up first (the first test of a run may be one of these).
     """
     marker = request.node.get_closest_marker("django_db")
     databases = (marker.kwargs.get("databases") if marker else None) or ()
