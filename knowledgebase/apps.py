@@ -8,10 +8,26 @@ class KnowledgebaseConfig(AppConfig):
     verbose_name = "Knowledge base"
 
     def ready(self) -> None:
+        from itsm.search.registry import Searchable, register
         from itsm.tenancy.models import TeamMember
+        from knowledgebase.models import Article
         from knowledgebase.receivers import on_team_member_saved
 
         # A new team member is granted the articles restricted to the team (receivers.py).
         post_save.connect(
             on_team_member_saved, sender=TeamMember, dispatch_uid="knowledgebase_team_member"
+        )
+        # Articles in the search structure. It returns ids only: callers load them through
+        # selectors.article_list, so audience and team restrictions apply to every match.
+        register(
+            Searchable(
+                Article,
+                kind="article",
+                title="title",
+                body=("summary", "body"),
+                service="service_id",
+                category="category_id",
+                status="status",
+                audience="audience",
+            )
         )

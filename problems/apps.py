@@ -5,3 +5,18 @@ class ProblemsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "problems"
     verbose_name = "Problem management"
+
+    def ready(self) -> None:
+        from itsm.search.registry import Searchable, register
+        from problems.models import KnownError
+
+        # Known errors in the search structure: what the first line matches incidents against.
+        register(
+            Searchable(
+                KnownError,
+                kind="known_error",
+                title="title",
+                body=("symptoms", "workaround", "root_cause"),
+                status="status",
+            )
+        )

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Prefetch, QuerySet
 
 from incidents.models import Incident
+from itsm.search.selectors import ranked
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.models import Membership, Tenant
+from knowledgebase.choices import ArticleStatus
+from knowledgebase.models import Article
+from knowledgebase.selectors import article_list
+from problems.choices import KnownErrorStatus
 from problems.models import KnownError, Problem, ProblemEvent, ProblemService
 
 
@@ -62,3 +69,56 @@ def known_error_list(
     if not _sees_problems(membership):
         return KnownError.objects.none()
     return KnownError.objects.for_tenant(tenant).select_related("problem")
+
+
+# --- Diagnosis aid: what the first line may already know about an incident ---------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A published known error or article that matches an incident, best first."""
+
+    kind: str  # "known_error" or "article"
+    item: KnownError | Article
+    rank: float
+
+
+DIAGNOSIS_KINDS = ("known_error", "article")
+
+
+def diagnosis_suggestions(
+    *, incident: Incident, membership: Membership, limit: int = 5
+) -> list[Suggestion]:
+    """Published known errors and articles matching the incident's title and description (any
+    word, ranked; the same service, then category, higher), as far as the member may see them:
+    requesters get no known errors and only the articles meant for them; team-restricted
+    articles only reach their teams (knowledgebase.selectors.article_list decides)."""
+    text = f"{incident.title} {incident.description}"
+    hits = ranked(
+        tenant_id=incident.tenant_id,
+        kinds=DIAGNOSIS_KINDS,
+        text=text,
+        limit=limit * 4,  # room for the ones this member may not see
+        statuses=[KnownErrorStatus.PUBLISHED],  # the same value for articles
+        service_id=incident.service_id,
+        category_id=incident.category_id,
+    )
+    wanted = {kind: [hit.object_id for hit in hits if hit.kind == kind] for kind in DIAGNOSIS_KINDS}
+    tenant = membership.tenant
+    visible: dict[tuple[str, int], KnownError | Article] = {}
+    if membership.role != MembershipRole.REQUESTER and wanted["known_error"]:
+        for known_error in KnownError.objects.for_tenant(tenant).filter(
+            pk__in=wanted["known_error"], status=KnownErrorStatus.PUBLISHED
+        ):
+            visible[("known_error", known_error.pk)] = known_error
+    if wanted["article"]:
+        for article in article_list(tenant=tenant, membership=membership).filter(
+            pk__in=wanted["article"], status=ArticleStatus.PUBLISHED
+        ):
+            visible[("article", article.pk)] = article
+    found = [
+        Suggestion(hit.kind, visible[(hit.kind, hit.object_id)], hit.rank)
+        for hit in hits
+        if (hit.kind, hit.object_id) in visible
+    ]
+    return found[:limit]
