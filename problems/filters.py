@@ -4,11 +4,9 @@ from django_filters import rest_framework as filters
 from incidents.choices import Priority
 from itsm.catalog.models import Category, Service
 from itsm.filters import tenant_queryset
-from itsm.tenancy.models import Team, parse_reference
+from itsm.tenancy.models import MAX_NUMBER, Team, parse_reference
 from problems.choices import KnownErrorStatus, ProblemStatus
 from problems.models import KnownError, Problem
-
-MAX_NUMBER = 2**62  # beyond any number a tenant hands out, and within bigint
 
 
 class ProblemFilterSet(filters.FilterSet):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,20 +20,19 @@ from incidents.api import serializers as s
 from incidents.filters import IncidentFilterSet
 from incidents.models import Incident, SlaPolicy
 from itsm.api.views import (
+    NumberedRecordViewSet,
     TenantCreateMixin,
     TenantModelViewSet,
-    TenantReadOnlyViewSet,
     TenantUpdateMixin,
 )
 from itsm.audit.api.serializers import AuditEventSerializer
 from itsm.audit.api.views import AuditPagination
 from itsm.audit.selectors import object_history
-from itsm.errors import PreconditionFailedError
 from itsm.tenancy.choices import ADMIN_ROLES, ALL_ROLES, STAFF_ROLES, MembershipRole
-from itsm.tenancy.models import Tenant, parse_reference
+from itsm.tenancy.models import Tenant
 
 
-class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet):
+class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet):
     """Incidents of the tenant, addressed by reference (INC-000042).
 
     Requesters see and act on only the incidents they reported, and see public events only.
@@ -43,12 +40,9 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
     (412 if stale); comments, work notes and stakeholder updates only append, so they need none.
     """
 
+    model = Incident
     queryset = Incident.objects.none()
     serializer_class = s.IncidentReadSerializer
-    lookup_field = "number"
-    lookup_url_kwarg = "reference"
-    # Grouped, so the schema's pattern (anchored as ^…$) matches the whole value.
-    lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
     filterset_class = IncidentFilterSet
     search_fields = ["title", "description"]  # the schema's description; search uses the index
     search_kind = "incident"
@@ -121,18 +115,6 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
         return selectors.incident_list(tenant=tenant, membership=self.request.membership)
 
-    def get_object(self) -> Incident:
-        number = parse_reference(Incident.NUMBER_PREFIX, self.kwargs[self.lookup_url_kwarg])
-        if number is None:
-            raise exceptions.NotFound()
-        incident: Incident = get_object_or_404(self.get_queryset(), number=number)
-        self.check_object_permissions(self.request, incident)
-        return incident
-
-    @classmethod
-    def lookup_value_of(cls, instance: Any) -> str:
-        return str(instance.reference)
-
     @cached_property
     def priority_labels(self) -> dict[int, str]:
         return selectors.priority_labels(tenant=self.tenant)
@@ -152,14 +134,6 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
             return s.RequesterIncidentCreateSerializer(*args, **kwargs)
         return super().get_input_serializer(*args, **kwargs)
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.respond_with(self.get_object())
-
-    def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
-        response = super().respond_with(instance, status_code)
-        response["ETag"] = instance.etag
-        return response
-
     # --- Writing ---
 
     def perform_create_service(self, data: dict[str, Any]) -> Incident:
@@ -172,7 +146,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
             incident_id=instance.pk,
             actor=self.request.user,
             data=data,
-            expected_version=self._expected_version(instance),
+            expected_version=self.expected_version(instance),
         )
         return self._reloaded(instance.pk)
 
@@ -275,7 +249,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
             tenant=self.tenant,
             incident_id=incident.pk,
             actor=self.request.user,
-            expected_version=self._expected_version(incident),
+            expected_version=self.expected_version(incident),
             **self.validated_input(),
         )
         return self.respond_with(self._reloaded(incident.pk))
@@ -293,23 +267,6 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSe
 
     def _reloaded(self, pk: int) -> Incident:
         return selectors.incident_list(tenant=self.tenant).get(pk=pk)
-
-    def _expected_version(self, incident: Incident) -> int | None:
-        """The version named by If-Match; None without one.
-
-        Another incident's tag is stale, and so is a tag of the old `"<pk>-<version>"` form.
-        """
-        header = self.request.headers.get("If-Match", "").strip()
-        if not header or header == "*":
-            return None
-        tag = header.removeprefix("W/").strip('"')
-        reference, _, version = tag.rpartition("-")
-        # ASCII digits only, and few enough for int(): anything else names no version.
-        if reference != incident.reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
-            raise PreconditionFailedError(
-                "If-Match does not name a version of this incident.", code="stale_version"
-            )
-        return int(version)
 
 
 class SlaPolicyViewSet(TenantModelViewSet):

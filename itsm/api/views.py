@@ -8,12 +8,14 @@ transaction; an error response rolls it back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.mixins import ListModelMixin, RetrieveModelMixin
@@ -26,8 +28,9 @@ from rest_framework.viewsets import GenericViewSet
 from itsm.api.permissions import HasActionRole, IsTenantMember
 from itsm.api.request import TenantRequest
 from itsm.audit.context import audit_context_update, user_context
+from itsm.errors import PreconditionFailedError
 from itsm.tenancy import rls
-from itsm.tenancy.models import Tenant
+from itsm.tenancy.models import MAX_NUMBER, Tenant, parse_reference
 from itsm.tenancy.selectors import tenant_membership_resolve, user_membership_list
 
 TENANT_URL_KWARG = "tenant_slug"
@@ -113,6 +116,52 @@ class TenantReadOnlyViewSet(ListModelMixin, RetrieveModelMixin, TenantScopedView
     """List and retrieve."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+
+class NumberedRecordViewSet(TenantReadOnlyViewSet):
+    """Records addressed by their reference (INC-000042, PRB-…, KB-…), with an ETag naming the
+    version read, and the version an `If-Match` names for the services to check."""
+
+    model: ClassVar[type[Any]]
+    lookup_field = "number"
+    lookup_url_kwarg = "reference"
+    # Grouped, so the schema's pattern (anchored as ^…$) matches the whole value.
+    lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
+
+    def get_object(self) -> Any:
+        number = parse_reference(self.model.NUMBER_PREFIX, self.kwargs[self.lookup_url_kwarg])
+        if number is None or number > MAX_NUMBER:
+            raise exceptions.NotFound()
+        instance = get_object_or_404(self.get_queryset(), number=number)
+        self.check_object_permissions(self.request, instance)
+        return instance
+
+    @classmethod
+    def lookup_value_of(cls, instance: Any) -> str:
+        return str(instance.reference)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.respond_with(self.get_object())
+
+    def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        response = super().respond_with(instance, status_code)
+        response["ETag"] = instance.etag
+        return response
+
+    def expected_version(self, instance: Any) -> int | None:
+        """The version named by If-Match; None without one. Another record's tag is stale, and
+        so is a tag of the old `"<pk>-<version>"` form."""
+        header = self.request.headers.get("If-Match", "").strip()
+        if not header or header == "*":
+            return None
+        reference, _, version = header.removeprefix("W/").strip('"').rpartition("-")
+        # ASCII digits only, and few enough for int(): anything else names no version.
+        if reference != instance.reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
+            raise PreconditionFailedError(
+                f"If-Match does not name a version of this {self.model._meta.verbose_name}.",
+                code="stale_version",
+            )
+        return int(version)
 
 
 class TenantCreateMixin(TenantScopedViewSet):

@@ -206,6 +206,9 @@ def format_reference(prefix: str, number: int, digits: int = 6) -> str:
     return f"{prefix}-{number:0{digits}d}"
 
 
+MAX_NUMBER = 2**62  # beyond any number a tenant hands out, and within bigint
+
+
 def parse_reference(prefix: str, reference: str) -> int | None:
     """The number in 'INC-000042' (or a bare '42'); None if it is not one of ours."""
     head, _sep, tail = reference.upper().rpartition("-")

@@ -3,25 +3,22 @@ verb, versions with compare and restore, restrictions and feedback."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from itsm.api.views import TenantCreateMixin, TenantReadOnlyViewSet, TenantUpdateMixin
+from itsm.api.views import NumberedRecordViewSet, TenantCreateMixin, TenantUpdateMixin
 from itsm.audit.api.serializers import AuditEventSerializer
 from itsm.audit.api.views import AuditPagination
 from itsm.audit.selectors import object_history
-from itsm.errors import PreconditionFailedError
 from itsm.tenancy.choices import ADMIN_ROLES, ALL_ROLES, STAFF_ROLES, MembershipRole
-from itsm.tenancy.models import Tenant, parse_reference
+from itsm.tenancy.models import Tenant
 from knowledgebase import selectors, services
 from knowledgebase.api import serializers as s
 from knowledgebase.choices import ArticleAction
@@ -34,7 +31,7 @@ EDITOR_ROLES: Final = frozenset(
 )
 
 
-class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet):
+class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet):
     """Knowledge articles of the tenant, addressed by reference (KB-000042).
 
     What a member sees is decided once, in `selectors.article_list`: requesters see published
@@ -43,11 +40,9 @@ class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet
     too. PATCH and every lifecycle action honour `If-Match` with the ETag of a previous read.
     """
 
+    model = Article
     queryset = Article.objects.none()
     serializer_class = s.ArticleDetailSerializer
-    lookup_field = "number"
-    lookup_url_kwarg = "reference"
-    lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
     filterset_class = ArticleFilterSet
     search_fields = ["title", "summary", "body"]
     ordering_fields = [
@@ -100,28 +95,8 @@ class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Article]:
         return selectors.article_list(tenant=tenant, membership=self.request.membership)
 
-    def get_object(self) -> Article:
-        number = parse_reference(Article.NUMBER_PREFIX, self.kwargs[self.lookup_url_kwarg])
-        if number is None:
-            raise exceptions.NotFound()
-        article: Article = get_object_or_404(self.get_queryset(), number=number)
-        self.check_object_permissions(self.request, article)
-        return article
-
-    @classmethod
-    def lookup_value_of(cls, instance: Any) -> str:
-        return str(instance.reference)
-
     def get_serializer_class(self) -> Any:
         return s.ArticleListSerializer if self.action == "list" else s.ArticleDetailSerializer
-
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.respond_with(self.get_object())
-
-    def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
-        response = super().respond_with(instance, status_code)
-        response["ETag"] = instance.etag
-        return response
 
     # --- Writing ---
 
@@ -135,7 +110,7 @@ class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet
             article_id=instance.pk,
             actor=self.request.user,
             data=data,
-            expected_version=self._expected_version(instance),
+            expected_version=self.expected_version(instance),
         )
         return self._reloaded(instance.pk)
 
@@ -184,7 +159,7 @@ class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet
             article_id=article.pk,
             actor=self.request.user,
             number=self.validated_input()["version"],
-            expected_version=self._expected_version(article),
+            expected_version=self.expected_version(article),
         )
         return self.respond_with(self._reloaded(article.pk))
 
@@ -197,7 +172,7 @@ class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet
             article_id=article.pk,
             actor=self.request.user,
             teams=self.validated_input()["teams"],
-            expected_version=self._expected_version(article),
+            expected_version=self.expected_version(article),
         )
         return self.respond_with(self._reloaded(article.pk))
 
@@ -262,7 +237,7 @@ class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet
             article_id=article.pk,
             actor=self.request.user,
             action=verb,
-            expected_version=self._expected_version(article),
+            expected_version=self.expected_version(article),
         )
         return self.respond_with(self._reloaded(article.pk))
 
@@ -270,16 +245,3 @@ class ArticleViewSet(TenantCreateMixin, TenantUpdateMixin, TenantReadOnlyViewSet
         return selectors.article_list(tenant=self.tenant, membership=self.request.membership).get(
             pk=pk
         )
-
-    def _expected_version(self, article: Article) -> int | None:
-        """The version named by If-Match; None without one. Another article's tag is stale."""
-        header = self.request.headers.get("If-Match", "").strip()
-        if not header or header == "*":
-            return None
-        tag = header.removeprefix("W/").strip('"')
-        reference, _, version = tag.rpartition("-")
-        if reference != article.reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
-            raise PreconditionFailedError(
-                "If-Match does not name a version of this article.", code="stale_version"
-            )
-        return int(version)

@@ -9,73 +9,33 @@ list).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import cached_property
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
-from django.db.models import Model, QuerySet
-from django.shortcuts import get_object_or_404
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors as incident_selectors
-from itsm.api.views import TenantCreateMixin, TenantReadOnlyViewSet, TenantUpdateMixin
-from itsm.errors import PreconditionFailedError
+from itsm.api.views import NumberedRecordViewSet, TenantCreateMixin, TenantUpdateMixin
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
-from itsm.tenancy.models import Tenant, parse_reference
+from itsm.tenancy.models import Tenant
 from problems import selectors, services
 from problems.api import serializers as s
-from problems.filters import MAX_NUMBER, KnownErrorFilterSet, ProblemFilterSet
+from problems.filters import KnownErrorFilterSet, ProblemFilterSet
 from problems.models import KnownError, Problem
 
 PROBLEM_MANAGERS: Final = frozenset({MembershipRole.PROBLEM_MANAGER, MembershipRole.TENANT_ADMIN})
 LINKERS: Final = PROBLEM_MANAGERS | {MembershipRole.AGENT}
 
 
-class _NumberedViewSet(TenantReadOnlyViewSet):
-    """Records addressed by reference (PRB-000042), with ETag and If-Match."""
-
-    model: ClassVar[type[Any]]
-    lookup_field = "number"
-    lookup_url_kwarg = "reference"
-    lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
-
-    def get_object(self) -> Any:
-        number = parse_reference(self.model.NUMBER_PREFIX, self.kwargs[self.lookup_url_kwarg])
-        if number is None or number > MAX_NUMBER:
-            raise exceptions.NotFound()
-        instance = get_object_or_404(self.get_queryset(), number=number)
-        self.check_object_permissions(self.request, instance)
-        return instance
-
-    @classmethod
-    def lookup_value_of(cls, instance: Model) -> str:
-        return str(getattr(instance, "reference"))  # noqa: B009
-
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.respond_with(self.get_object())
-
-    def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
-        response = super().respond_with(instance, status_code)
-        response["ETag"] = instance.etag
-        return response
-
-    def expected_version(self, instance: Any) -> int | None:
-        """The version named by If-Match; None without one. Another record's tag is stale."""
-        header = self.request.headers.get("If-Match", "").strip()
-        if not header or header == "*":
-            return None
-        reference, _, version = header.removeprefix("W/").strip('"').rpartition("-")
-        if reference != instance.reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
-            raise PreconditionFailedError(
-                "If-Match does not name a version of this record.", code="stale_version"
-            )
-        return int(version)
+class _NumberedViewSet(NumberedRecordViewSet):
+    """Problems and known errors: records addressed by reference, with ETag and If-Match."""
 
 
 class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _NumberedViewSet):
