@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -38,7 +39,10 @@ class BulkAssignForm(forms.Form):
         queryset=Team.objects.none(), to_field_name="slug", required=False, label="Team"
     )
     assignee = forms.ModelChoiceField(
-        queryset=Team.objects.none(), to_field_name="username", required=False, label="Assignee"
+        queryset=get_user_model().objects.none(),
+        to_field_name="username",
+        required=False,
+        label="Assignee",
     )
     back = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 

@@ -149,6 +149,10 @@ class IncidentListPage(QueuePage):
             is_requester=is_requester,
             bulk_form=bulk_form,
             server_now=timezone.now(),
+        )
+        if self.rows_only:  # the refreshed rows show no filter bar
+            return context
+        context.update(
             choices=(choices := self._filter_choices(context["filter_form"], bulk_form, labels)),
             filter_fields=[
                 (name, label, choices[name], self.request.GET.get(name, ""), empty)

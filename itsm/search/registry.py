@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import Model
 
@@ -24,7 +24,6 @@ class Searchable:
     owner: str | None = None
     status: str | None = None
     audience: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def table(self) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.views.generic import TemplateView
 from django_filters import FilterSet
@@ -24,7 +24,6 @@ from itsm.tenancy.models import Membership
 from itsm.web.selectors import saved_view_list
 from itsm.web.views import TenantPageMixin
 
-MAX_SEARCH_WORDS = 8
 MAX_QUERY_LENGTH = 200
 
 
@@ -51,8 +50,8 @@ class QueuePage(TenantPageMixin, TemplateView):
     filterset_class: ClassVar[type[FilterSet]]
     # ?ordering= values offered (a leading "-" reverses), with their labels.
     ordering_fields: ClassVar[dict[str, str]]
-    search_fields: ClassVar[Sequence[str]] = ()
-    search_kind: ClassVar[str | None] = None  # registered with itsm.search
+    search_kind: ClassVar[str]  # the kind registered with itsm.search
+    rows_only: bool = False
     rows_template: ClassVar[str]  # "<template>#<partial>" re-rendered by htmx refreshes
     page_name: ClassVar[str]  # the URL name, for saved views
 
@@ -67,6 +66,10 @@ class QueuePage(TenantPageMixin, TemplateView):
         return [queue for queue in self.queues if self.membership.role in queue.roles]
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # htmx's periodic refresh wants the rows only: no filter bar, no saved views.
+        self.rows_only = bool(getattr(request, "htmx", False)) and (
+            request.headers.get("HX-Target") == "queue-rows"
+        )
         queues = self.available_queues()
         queue = next((q for q in queues if q.slug == request.GET.get("queue")), queues[0])
         problems: list[str] = []
@@ -88,11 +91,11 @@ class QueuePage(TenantPageMixin, TemplateView):
             )
         query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
         if not problems:
-            incidents = self.search(filterset.qs, query)
+            matching = self.search(filterset.qs, query)
             paginator.ordering = (ordering, "-pk" if ordering.startswith("-") else "pk")
             try:
                 rows = self.decorate(
-                    list(paginator.paginate_queryset(incidents, Request(request)) or [])
+                    list(paginator.paginate_queryset(matching, Request(request)) or [])
                 )
             except NotFound:
                 problems.append("That page of the list is gone; start again from the first.")
@@ -107,27 +110,23 @@ class QueuePage(TenantPageMixin, TemplateView):
             ordering_choices=self.ordering_choices(),
             next_url=paginator.get_next_link() if rows else None,
             previous_url=paginator.get_previous_link() if rows else None,
-            saved_views=saved_view_list(tenant=self.tenant, user=request.user, page=self.page_name),
+            saved_views=(
+                []
+                if self.rows_only
+                else saved_view_list(tenant=self.tenant, user=request.user, page=self.page_name)
+            ),
             page_name=self.page_name,
         )
         status = 400 if problems else 200
-        if getattr(request, "htmx", False) and request.headers.get("HX-Target") == "queue-rows":
+        if self.rows_only:
             return self.response_class(request, self.rows_template, context, status=status)
         return self.render_to_response(context, status=status)
 
     def search(self, queryset: QuerySet[Any], query: str) -> QuerySet[Any]:
-        """Every word must appear (by prefix) in the row's searchable text: through the
-        search structure for pages that name a `search_kind`, else in the search fields."""
-        if self.search_kind is not None:
-            return filter_matching(
-                queryset, tenant_id=self.tenant.pk, kind=self.search_kind, text=query
-            )
-        for word in query.split()[:MAX_SEARCH_WORDS]:
-            matching = Q()
-            for field in self.search_fields:
-                matching |= Q(**{f"{field}__icontains": word})
-            queryset = queryset.filter(matching)
-        return queryset
+        """Every word must appear (by prefix) in the row's searchable text (itsm/search)."""
+        return filter_matching(
+            queryset, tenant_id=self.tenant.pk, kind=self.search_kind, text=query
+        )
 
     def ordering_choices(self) -> list[tuple[str, str]]:
         choices = []
