@@ -180,6 +180,8 @@ class EventKind(models.TextChoices):
     MAJOR_DECLARED = "major_declared", _("Declared a major incident")
     STAKEHOLDER_UPDATE = "stakeholder_update", _("Stakeholder update")
     LINK = "link", _("Linked")
+    # A known error's workaround or a knowledge article applied while diagnosing.
+    KNOWLEDGE = "knowledge", _("Knowledge applied")
     SLA = "sla", _("SLA")
 
 

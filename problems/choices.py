@@ -126,6 +126,7 @@ class ProblemEventKind(models.TextChoices):
     INCIDENTS_RESOLVED = "incidents_resolved", _("Linked incidents resolved")
     KNOWN_ERROR = "known_error", _("Known error")
     REVIEW_DUE = "review_due", _("Review due")
+    ARTICLES = "articles", _("Knowledge articles")
 
 
 REVIEW_TIMER_KIND: Final = "problem_review"  # the timer kind of review reminders (timers.py)

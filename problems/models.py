@@ -149,7 +149,8 @@ class ProblemIncident(TenantOwnedModel):
         return f"incident {self.incident_id} of problem {self.problem_id}"
 
 
-@audited(exclude=["version"])
+# version is the ETag counter; use_count moves with every incident the workaround serves.
+@audited(exclude=["version", "use_count"])
 class KnownError(NumberedModel):
     """A problem's documented root cause and workaround, published for the service desk."""
 
@@ -165,6 +166,8 @@ class KnownError(NumberedModel):
     )
     published_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    # Incidents whose agents applied the workaround (KnownErrorUse rows, counted once each).
+    use_count = models.PositiveIntegerField(default=0, editable=False)
     version = models.PositiveIntegerField(default=1)
 
     class Meta(NumberedModel.Meta):
@@ -182,6 +185,98 @@ class KnownError(NumberedModel):
     @property
     def etag(self) -> str:
         return f'"{self.reference}-{self.version}"'
+
+
+class KnownErrorUse(TenantOwnedModel):
+    """An incident on which an agent applied the known error's workaround (once per incident)."""
+
+    known_error = models.ForeignKey(KnownError, on_delete=models.PROTECT, related_name="uses")
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="known_error_uses"
+    )
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["known_error", "incident"], name="problems_known_error_use_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"known error {self.known_error_id} applied on incident {self.incident_id}"
+
+
+class ArticleLink(TenantOwnedModel):
+    """A knowledge article linked to exactly one problem, known error or incident.
+
+    The link rows live here, above both the knowledge base and incidents (the link rule):
+    articles, problems and incidents read them through the reverse relations. On an incident a
+    link says the article was used there; `helped` marks the ones counted in the article's
+    `helped_count` (an agent applied it while working the incident).
+    """
+
+    article = models.ForeignKey(
+        "knowledgebase.Article", on_delete=models.PROTECT, related_name="record_links"
+    )
+    problem = models.ForeignKey(
+        Problem, on_delete=models.PROTECT, null=True, blank=True, related_name="article_links"
+    )
+    known_error = models.ForeignKey(
+        KnownError, on_delete=models.PROTECT, null=True, blank=True, related_name="article_links"
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="article_links",
+    )
+    helped = models.BooleanField(default=False)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(problem__isnull=False, known_error__isnull=True, incident__isnull=True)
+                    | models.Q(
+                        problem__isnull=True, known_error__isnull=False, incident__isnull=True
+                    )
+                    | models.Q(
+                        problem__isnull=True, known_error__isnull=True, incident__isnull=False
+                    )
+                ),
+                name="problems_article_link_one_target",
+            ),
+            *(
+                models.UniqueConstraint(
+                    fields=["article", target],
+                    condition=models.Q(**{f"{target}__isnull": False}),
+                    name=f"problems_article_link_unique_{target}",
+                )
+                for target in ("problem", "known_error", "incident")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"article {self.article_id} linked to {self.target_label}"
+
+    @property
+    def target_label(self) -> str:
+        if self.problem_id:
+            return f"problem {self.problem_id}"
+        if self.known_error_id:
+            return f"known error {self.known_error_id}"
+        return f"incident {self.incident_id}"
 
 
 class ProblemEvent(TimelineEvent):

@@ -14,7 +14,15 @@ from knowledgebase.choices import ArticleStatus
 from knowledgebase.models import Article
 from knowledgebase.selectors import article_list
 from problems.choices import KnownErrorStatus
-from problems.models import KnownError, Problem, ProblemEvent, ProblemService
+from problems.models import (
+    ArticleLink,
+    KnownError,
+    KnownErrorUse,
+    Problem,
+    ProblemEvent,
+    ProblemIncident,
+    ProblemService,
+)
 
 
 def _sees_problems(membership: Membership | None) -> bool:
@@ -52,6 +60,16 @@ def problem_incidents(*, problem: Problem) -> QuerySet[Incident]:
     )
 
 
+def incident_problem_references(*, tenant: Tenant, incident_ids: list[int]) -> dict[int, str]:
+    """The reference of the problem each of these incidents is linked to, if any: one query."""
+    links = (
+        ProblemIncident.objects.for_tenant(tenant)
+        .filter(incident_id__in=incident_ids)
+        .values_list("incident_id", "problem__number")
+    )
+    return {incident_id: Problem(number=number).reference for incident_id, number in links}
+
+
 def problem_timeline(*, problem: Problem) -> QuerySet[ProblemEvent]:
     """The problem's events in order."""
     return (
@@ -81,6 +99,7 @@ class Suggestion:
     kind: str  # "known_error" or "article"
     item: KnownError | Article
     rank: float
+    applied: bool = False  # already applied on this incident
 
 
 DIAGNOSIS_KINDS = ("known_error", "article")
@@ -120,5 +139,104 @@ def diagnosis_suggestions(
         Suggestion(hit.kind, visible[(hit.kind, hit.object_id)], hit.rank)
         for hit in hits
         if (hit.kind, hit.object_id) in visible
+    ][:limit]
+    applied = _applied_on(incident, found)
+    return [
+        Suggestion(s.kind, s.item, s.rank, applied=(s.kind, s.item.pk) in applied) for s in found
     ]
-    return found[:limit]
+
+
+def _applied_on(incident: Incident, suggestions: list[Suggestion]) -> set[tuple[str, int]]:
+    """(kind, id) of the suggestions already applied on the incident: one query per kind."""
+    ids = {kind: [s.item.pk for s in suggestions if s.kind == kind] for kind in DIAGNOSIS_KINDS}
+    applied: set[tuple[str, int]] = set()
+    if ids["known_error"]:
+        uses = KnownErrorUse.objects.for_tenant(incident.tenant_id).filter(
+            incident=incident, known_error_id__in=ids["known_error"]
+        )
+        applied |= {("known_error", pk) for pk in uses.values_list("known_error_id", flat=True)}
+    if ids["article"]:
+        links = ArticleLink.objects.for_tenant(incident.tenant_id).filter(
+            incident=incident, article_id__in=ids["article"], helped=True
+        )
+        applied |= {("article", pk) for pk in links.values_list("article_id", flat=True)}
+    return applied
+
+
+# --- Articles linked to problems, known errors and incidents ------------------------------------
+
+
+def linked_articles(
+    *, owner: Problem | KnownError | Incident, membership: Membership
+) -> QuerySet[Article]:
+    """The articles linked to a problem, known error or incident that the member may see."""
+    target = {
+        Problem: "problem",
+        KnownError: "known_error",
+        Incident: "incident",
+    }[type(owner)]
+    links = ArticleLink.objects.for_tenant(owner.tenant_id).filter(**{target: owner})
+    return (
+        article_list(tenant=membership.tenant, membership=membership)
+        .filter(pk__in=links.values("article_id"))
+        .order_by("number")
+    )
+
+
+@dataclass(frozen=True)
+class ArticleRecords:
+    """What an article is linked to, as far as the member may see."""
+
+    problems: list[Problem]
+    known_errors: list[KnownError]
+    incidents: list[Incident]
+
+
+def article_records(*, article: Article, membership: Membership, limit: int = 20) -> ArticleRecords:
+    """The problems, known errors and incidents (newest first, `limit` of each) an article is
+    linked to; requesters see none of them (they read the article, not the desk's records)."""
+    if not _sees_problems(membership):
+        return ArticleRecords([], [], [])
+    tenant = membership.tenant
+    links = ArticleLink.objects.for_tenant(tenant).filter(article=article)
+    return ArticleRecords(
+        problems=list(
+            Problem.objects.for_tenant(tenant)
+            .filter(pk__in=links.values("problem_id"))
+            .order_by("-number")[:limit]
+        ),
+        known_errors=list(
+            KnownError.objects.for_tenant(tenant)
+            .filter(pk__in=links.values("known_error_id"))
+            .order_by("-number")[:limit]
+        ),
+        incidents=list(
+            Incident.objects.for_tenant(tenant)
+            .filter(pk__in=links.values("incident_id"))
+            .order_by("-number")[:limit]
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What problem management knows about an incident, for the agent diagnosing it."""
+
+    problem: Problem | None
+    suggestions: list[Suggestion]
+    articles: list[Article]  # already used on the incident
+
+
+def incident_diagnosis(*, incident: Incident, membership: Membership) -> Diagnosis:
+    """The incident's problem (None for requesters), the best matches, the articles used."""
+    link = (
+        ProblemIncident.objects.for_tenant(incident.tenant_id)
+        .filter(incident=incident)
+        .select_related("problem")
+        .first()
+    )
+    return Diagnosis(
+        problem=link.problem if link and _sees_problems(membership) else None,
+        suggestions=diagnosis_suggestions(incident=incident, membership=membership),
+        articles=list(linked_articles(owner=incident, membership=membership)),
+    )

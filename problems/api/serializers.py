@@ -9,8 +9,11 @@ from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
 from itsm.api.serializers import InputSerializer
 from itsm.catalog.models import Category, Service
 from itsm.tenancy.models import Team
+from knowledgebase.models import Article
 from problems.choices import allowed_known_error_actions, allowed_problem_actions
 from problems.models import KnownError, Problem, ProblemEvent
+from problems.selectors import DIAGNOSIS_KINDS, Suggestion
+from problems.services.knowledge import MAX_ARTICLES_PER_REQUEST
 from problems.services.links import MAX_LINKS_PER_REQUEST
 
 MAX_TEXT = 20000
@@ -132,6 +135,7 @@ class KnownErrorReadSerializer(serializers.ModelSerializer[KnownError]):
             "root_cause",
             "status",
             "allowed_actions",
+            "use_count",
             "created_at",
             "published_at",
             "retired_at",
@@ -279,3 +283,98 @@ class KnownErrorUpdateSerializer(InputSerializer):
     symptoms = serializers.CharField(max_length=MAX_TEXT, required=False)
     workaround = serializers.CharField(max_length=MAX_TEXT, required=False)
     root_cause = serializers.CharField(max_length=MAX_TEXT, required=False)
+
+
+# --- Knowledge: articles linked to records, and the diagnosis aid ------------------------------
+
+
+class LinkArticlesInputSerializer(InputSerializer):
+    articles = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        min_length=1,
+        max_length=MAX_ARTICLES_PER_REQUEST,
+        help_text="Article references (KB-000042).",
+    )
+
+
+class ArticleLinkResultSerializer(serializers.Serializer[Any]):
+    changed = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField())
+
+
+class LinkedArticleSerializer(serializers.ModelSerializer[Article]):
+    """An article linked to a problem, known error or incident."""
+
+    reference = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Article
+        fields = ["reference", "title", "summary", "status", "audience", "helped_count"]
+        read_only_fields = fields
+
+
+class SuggestionSerializer(serializers.Serializer[Any]):
+    """A published known error or article matching the incident, best first."""
+
+    kind = serializers.ChoiceField(choices=list(DIAGNOSIS_KINDS))
+    reference = serializers.CharField(source="item.reference")
+    title = serializers.CharField(source="item.title")
+    summary = serializers.SerializerMethodField(
+        help_text="A known error's symptoms, an article's summary."
+    )
+    workaround = serializers.SerializerMethodField(help_text="Known errors only; else empty.")
+    problem = serializers.SerializerMethodField(help_text="A known error's problem reference.")
+    rank = serializers.FloatField()
+    applied = serializers.BooleanField(help_text="Already applied on this incident.")
+
+    def get_summary(self, suggestion: Suggestion) -> str:
+        item = suggestion.item
+        return item.symptoms if isinstance(item, KnownError) else item.summary
+
+    def get_workaround(self, suggestion: Suggestion) -> str:
+        item = suggestion.item
+        return item.workaround if isinstance(item, KnownError) else ""
+
+    def get_problem(self, suggestion: Suggestion) -> str:
+        item = suggestion.item
+        return item.problem.reference if isinstance(item, KnownError) else ""
+
+
+class IncidentProblemSerializer(serializers.Serializer[Any]):
+    reference = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
+class DiagnosisSerializer(serializers.Serializer[Any]):
+    """What problem management knows about an incident."""
+
+    problem = IncidentProblemSerializer(allow_null=True)
+    suggestions = SuggestionSerializer(many=True)
+    articles = LinkedArticleSerializer(many=True, help_text="Articles already used on it.")
+
+
+class ApplyKnowledgeInputSerializer(InputSerializer):
+    known_error = serializers.CharField(
+        max_length=32, required=False, help_text="A published known error (KE-000042)."
+    )
+    article = serializers.CharField(
+        max_length=32, required=False, help_text="A published article (KB-000042)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("known_error" in attrs) == ("article" in attrs):
+            raise serializers.ValidationError(
+                {"known_error": "Name either a known error or an article, not both or neither."}
+            )
+        return attrs
+
+
+class AppliedSerializer(serializers.Serializer[Any]):
+    reference = serializers.CharField()
+    counted = serializers.BooleanField(
+        help_text="False when it had been applied on this incident before (counted once)."
+    )
+    linked_problem = serializers.CharField(
+        help_text="The problem the incident was linked to by applying a known error, or empty."
+    )

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors as incident_selectors
+from incidents.models import Incident
 from itsm.api.views import NumberedRecordViewSet, TenantCreateMixin, TenantUpdateMixin
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
 from itsm.tenancy.models import Tenant
@@ -38,7 +39,42 @@ class _NumberedViewSet(NumberedRecordViewSet):
     """Problems and known errors: records addressed by reference, with ETag and If-Match."""
 
 
-class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _NumberedViewSet):
+class _ArticleLinksMixin(_NumberedViewSet):
+    """The knowledge articles linked to a problem or a known error: list, link, unlink."""
+
+    @extend_schema(responses=s.LinkedArticleSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def articles(self, request: Request, **kwargs: Any) -> Response:
+        """The linked articles the caller may read, by number, as one plain list."""
+        linked = selectors.linked_articles(
+            owner=self.get_object(), membership=self.request.membership
+        )
+        return Response(s.LinkedArticleSerializer(linked, many=True).data)
+
+    @extend_schema(request=s.LinkArticlesInputSerializer, responses=s.ArticleLinkResultSerializer)
+    @action(detail=True, methods=["post"], url_path="link-articles")
+    def link_articles(self, request: Request, **kwargs: Any) -> Response:
+        """Link articles by reference, all or none."""
+        return self._link_articles(linked=True)
+
+    @extend_schema(request=s.LinkArticlesInputSerializer, responses=s.ArticleLinkResultSerializer)
+    @action(detail=True, methods=["post"], url_path="unlink-articles")
+    def unlink_articles(self, request: Request, **kwargs: Any) -> Response:
+        """Unlink articles by reference; those not linked are reported unchanged."""
+        return self._link_articles(linked=False)
+
+    def _link_articles(self, *, linked: bool) -> Response:
+        result = services.articles_link(
+            tenant=self.tenant,
+            membership=self.request.membership,
+            owner=self.get_object(),
+            linked=linked,
+            **self.validated_input(),
+        )
+        return Response(s.ArticleLinkResultSerializer(asdict(result)).data)
+
+
+class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _ArticleLinksMixin):
     """Problems of the tenant, addressed by reference (PRB-000042).
 
     PATCH and every lifecycle action honour `If-Match` with the ETag of a previous read (412 if
@@ -67,6 +103,8 @@ class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _NumberedViewSet):
         "unlink_incidents": s.UnlinkIncidentsInputSerializer,
         "resolve_linked_incidents": s.ResolveLinkedInputSerializer,
         "create_known_error": s.KnownErrorCreateSerializer,
+        "link_articles": s.LinkArticlesInputSerializer,
+        "unlink_articles": s.LinkArticlesInputSerializer,
     }
     action_roles = {
         "list": STAFF_ROLES,
@@ -87,6 +125,9 @@ class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _NumberedViewSet):
         "unlink_incidents": PROBLEM_MANAGERS,
         "resolve_linked_incidents": PROBLEM_MANAGERS,
         "create_known_error": PROBLEM_MANAGERS,
+        "articles": STAFF_ROLES,
+        "link_articles": PROBLEM_MANAGERS,
+        "unlink_articles": PROBLEM_MANAGERS,
     }
 
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Problem]:
@@ -246,7 +287,7 @@ class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _NumberedViewSet):
         return selectors.problem_list(tenant=self.tenant).get(pk=pk)
 
 
-class KnownErrorViewSet(TenantUpdateMixin, _NumberedViewSet):
+class KnownErrorViewSet(TenantUpdateMixin, _ArticleLinksMixin):
     """Known errors of the tenant, addressed by reference (KE-000042); recorded from a problem
     (`POST /problems/<ref>/create-known-error/`)."""
 
@@ -261,6 +302,8 @@ class KnownErrorViewSet(TenantUpdateMixin, _NumberedViewSet):
         "partial_update": s.KnownErrorUpdateSerializer,
         "publish": s.EmptyInputSerializer,
         "retire": s.EmptyInputSerializer,
+        "link_articles": s.LinkArticlesInputSerializer,
+        "unlink_articles": s.LinkArticlesInputSerializer,
     }
     action_roles = {
         "list": STAFF_ROLES,
@@ -268,6 +311,9 @@ class KnownErrorViewSet(TenantUpdateMixin, _NumberedViewSet):
         "partial_update": PROBLEM_MANAGERS,
         "publish": PROBLEM_MANAGERS,
         "retire": PROBLEM_MANAGERS,
+        "articles": STAFF_ROLES,
+        "link_articles": PROBLEM_MANAGERS,
+        "unlink_articles": PROBLEM_MANAGERS,
     }
 
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[KnownError]:
@@ -308,3 +354,46 @@ class KnownErrorViewSet(TenantUpdateMixin, _NumberedViewSet):
 
     def _reloaded(self, pk: int) -> KnownError:
         return selectors.known_error_list(tenant=self.tenant).get(pk=pk)
+
+
+class IncidentKnowledgeViewSet(NumberedRecordViewSet):
+    """What problem management knows about an incident (served here: incidents do not import
+    problems): its problem, the published known errors and articles that best match it, and
+    "apply" — a known error's workaround or an article used on it."""
+
+    model = Incident
+    queryset = Incident.objects.none()
+    serializer_class = s.DiagnosisSerializer
+    input_serializer_classes = {"apply_knowledge": s.ApplyKnowledgeInputSerializer}
+    # Everyone who works incidents; requesters get 403 (known errors are the desk's).
+    action_roles = {"knowledge": STAFF_ROLES, "apply_knowledge": STAFF_ROLES}
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
+        return incident_selectors.incident_list(tenant=tenant, membership=self.request.membership)
+
+    @extend_schema(responses=s.DiagnosisSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def knowledge(self, request: Request, **kwargs: Any) -> Response:
+        """The incident's problem, the best matching published known errors and articles (same
+        service, then category, ranked higher), and the articles already used on it."""
+        diagnosis = selectors.incident_diagnosis(
+            incident=self.get_object(), membership=self.request.membership
+        )
+        return Response(s.DiagnosisSerializer(diagnosis).data)
+
+    @extend_schema(responses=s.AppliedSerializer)
+    @action(detail=True, methods=["post"], url_path="apply-knowledge")
+    def apply_knowledge(self, request: Request, **kwargs: Any) -> Response:
+        """Apply a published known error's workaround (recorded on the timeline, counted once
+        per incident; an incident without a problem is linked to the known error's) or record
+        that a published article helped."""
+        incident = self.get_object()
+        data = self.validated_input()
+        applied = services.knowledge_apply(
+            tenant=self.tenant,
+            membership=self.request.membership,
+            incident_id=incident.pk,
+            known_error=data.get("known_error", ""),
+            article=data.get("article", ""),
+        )
+        return Response(s.AppliedSerializer(asdict(applied)).data)

@@ -6,8 +6,16 @@ lifecycle.py     investigate, identify root cause, start fix, reinvestigate, res
                  reopen, cancel
 links.py         link and unlink incidents in bulk, hold them, tell and resolve them
 known_errors.py  known errors: create, edit, publish, retire
+knowledge.py     articles linked to problems and known errors; a workaround or an article
+                 applied on an incident while diagnosing it
 """
 
+from problems.services.knowledge import (
+    Applied,
+    ArticleLinkResult,
+    articles_link,
+    knowledge_apply,
+)
 from problems.services.known_errors import (
     KNOWN_ERROR_EDITABLE_FIELDS,
     known_error_create,
@@ -37,8 +45,12 @@ from problems.services.recording import EDITABLE_FIELDS, problem_create, problem
 __all__ = [
     "EDITABLE_FIELDS",
     "KNOWN_ERROR_EDITABLE_FIELDS",
+    "Applied",
+    "ArticleLinkResult",
     "LinkResult",
     "RowResult",
+    "articles_link",
+    "knowledge_apply",
     "known_error_create",
     "known_error_publish",
     "known_error_retire",
