@@ -13,7 +13,15 @@ from django.http import HttpRequest
 
 from itsm.admin_site import VIEW, ReadOnlyAdminMixin, ServiceBackedAdmin, TenantScopedInline
 from problems import services
-from problems.models import KnownError, Problem, ProblemEvent, ProblemIncident, ProblemService
+from problems.models import (
+    ArticleLink,
+    KnownError,
+    KnownErrorUse,
+    Problem,
+    ProblemEvent,
+    ProblemIncident,
+    ProblemService,
+)
 
 
 class ProblemEventInline(ReadOnlyAdminMixin, TenantScopedInline[ProblemEvent, Problem]):
@@ -52,6 +60,41 @@ class ProblemIncidentInline(ReadOnlyAdminMixin, TenantScopedInline[ProblemIncide
         return super().get_queryset(request).select_related("incident", "linked_by")
 
 
+class _ArticleLinkInline(ReadOnlyAdminMixin, TenantScopedInline[ArticleLink, Any]):
+    tenant_admin_access = VIEW
+    model = ArticleLink
+    fk_name: str
+    verbose_name = "linked article"
+    readonly_fields = ["article", "linked_by", "created_at"]
+    fields = tuple(readonly_fields)
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArticleLink]:
+        return super().get_queryset(request).select_related("article", "linked_by")
+
+
+class ProblemArticleInline(_ArticleLinkInline):
+    fk_name = "problem"
+
+
+class KnownErrorArticleInline(_ArticleLinkInline):
+    fk_name = "known_error"
+
+
+class KnownErrorUseInline(ReadOnlyAdminMixin, TenantScopedInline[KnownErrorUse, KnownError]):
+    tenant_admin_access = VIEW
+    model = KnownErrorUse
+    verbose_name = "incident where the workaround was applied"
+    readonly_fields = ["incident", "applied_by", "created_at"]
+    fields = tuple(readonly_fields)
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KnownErrorUse]:
+        return super().get_queryset(request).select_related("incident", "applied_by")
+
+
 @admin.register(Problem)
 class ProblemAdmin(ServiceBackedAdmin[Problem]):
     tenant_admin_access = VIEW
@@ -70,7 +113,12 @@ class ProblemAdmin(ServiceBackedAdmin[Problem]):
     list_select_related = ["tenant", "problem_manager", "assignment_team"]
     search_fields = ["title", "description"]
     raw_id_fields = ["category", "problem_manager", "assignment_team"]
-    inlines = [ProblemServiceInline, ProblemIncidentInline, ProblemEventInline]
+    inlines = [
+        ProblemServiceInline,
+        ProblemIncidentInline,
+        ProblemArticleInline,
+        ProblemEventInline,
+    ]
     fields = [
         "tenant",
         "title",
@@ -126,10 +174,11 @@ class KnownErrorAdmin(ServiceBackedAdmin[KnownError]):
     list_select_related = ["tenant", "problem"]
     search_fields = ["title", "symptoms", "workaround"]
     fields = ["tenant", "problem", "title", "symptoms", "workaround", "root_cause"]
-    readonly_fields = ["problem", "status", "published_at", "retired_at", "version"]
+    readonly_fields = ["problem", "status", "published_at", "retired_at", "use_count", "version"]
+    inlines = [KnownErrorArticleInline, KnownErrorUseInline]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [*self.fields, "status", "published_at", "retired_at", "version"]
+        return [*self.fields, "status", "published_at", "retired_at", "use_count", "version"]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # recorded from a problem (the API's create-known-error)
