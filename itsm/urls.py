@@ -21,6 +21,8 @@ tenant_api_patterns = [
 urlpatterns = [
     path("", include("itsm.web.urls")),
     path("", include("incidents.urls")),
+    path("", include("problems.urls")),
+    path("", include("knowledgebase.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

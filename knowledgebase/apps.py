@@ -10,6 +10,7 @@ class KnowledgebaseConfig(AppConfig):
     def ready(self) -> None:
         from itsm.search.registry import Searchable, register
         from itsm.tenancy.models import TeamMember
+        from knowledgebase import workspace
         from knowledgebase.models import Article
         from knowledgebase.receivers import on_team_member_saved
 
@@ -17,6 +18,8 @@ class KnowledgebaseConfig(AppConfig):
         post_save.connect(
             on_team_member_saved, sender=TeamMember, dispatch_uid="knowledgebase_team_member"
         )
+        # Header links and the search provider of the workspace shell.
+        workspace.register()
         # Articles in the search structure. It returns ids only: callers load them through
         # selectors.article_list, so audience and team restrictions apply to every match.
         register(

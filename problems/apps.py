@@ -8,7 +8,11 @@ class ProblemsConfig(AppConfig):
 
     def ready(self) -> None:
         from itsm.search.registry import Searchable, register
+        from problems import workspace
         from problems.models import KnownError
+
+        # Header links and the search provider of the workspace shell.
+        workspace.register()
 
         # Known errors in the search structure: what the first line matches incidents against.
         register(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch, QuerySet
 
 from incidents.models import Incident
+from incidents.selectors import incident_list
 from itsm.search.selectors import ranked
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.models import Membership, Tenant
@@ -105,6 +106,27 @@ class Suggestion:
 DIAGNOSIS_KINDS = ("known_error", "article")
 
 
+# The incident's words the match uses: its title and the first distinct words of its
+# description. Every word is a term of the query and each widens the rows to rank, so a pasted
+# log or a long e-mail must not make the card slow; the opening lines say what is wrong.
+DIAGNOSIS_WORDS = 32
+
+
+def diagnosable_incidents(*, tenant: Tenant, membership: Membership) -> QuerySet[Incident]:
+    """The incidents the member may see, with only what matching reads: no joins, no users."""
+    return (
+        incident_list(tenant=tenant, membership=membership)
+        .select_related(None)
+        .prefetch_related(None)
+        .only("tenant_id", "number", "title", "description", "status", "service_id", "category_id")
+    )
+
+
+def diagnosis_text(incident: Incident) -> str:
+    words = dict.fromkeys(f"{incident.title} {incident.description}".split())
+    return " ".join(list(words)[:DIAGNOSIS_WORDS])
+
+
 def diagnosis_suggestions(
     *, incident: Incident, membership: Membership, limit: int = 5
 ) -> list[Suggestion]:
@@ -112,11 +134,10 @@ def diagnosis_suggestions(
     word, ranked; the same service, then category, higher), as far as the member may see them:
     requesters get no known errors and only the articles meant for them; team-restricted
     articles only reach their teams (knowledgebase.selectors.article_list decides)."""
-    text = f"{incident.title} {incident.description}"
     hits = ranked(
         tenant_id=incident.tenant_id,
         kinds=DIAGNOSIS_KINDS,
-        text=text,
+        text=diagnosis_text(incident),
         limit=limit * 4,  # room for the ones this member may not see
         statuses=[KnownErrorStatus.PUBLISHED],  # the same value for articles
         service_id=incident.service_id,
@@ -126,13 +147,18 @@ def diagnosis_suggestions(
     tenant = membership.tenant
     visible: dict[tuple[str, int], KnownError | Article] = {}
     if membership.role != MembershipRole.REQUESTER and wanted["known_error"]:
-        for known_error in KnownError.objects.for_tenant(tenant).filter(
-            pk__in=wanted["known_error"], status=KnownErrorStatus.PUBLISHED
+        for known_error in (
+            KnownError.objects.for_tenant(tenant)
+            .filter(pk__in=wanted["known_error"], status=KnownErrorStatus.PUBLISHED)
+            .select_related("problem")  # its reference is shown
         ):
             visible[("known_error", known_error.pk)] = known_error
     if wanted["article"]:
-        for article in article_list(tenant=tenant, membership=membership).filter(
-            pk__in=wanted["article"], status=ArticleStatus.PUBLISHED
+        for article in (
+            article_list(tenant=tenant, membership=membership)
+            .filter(pk__in=wanted["article"], status=ArticleStatus.PUBLISHED)
+            .select_related(None)
+            .prefetch_related(None)  # what a suggestion shows is on the row
         ):
             visible[("article", article.pk)] = article
     found = [
@@ -179,6 +205,8 @@ def linked_articles(
     return (
         article_list(tenant=membership.tenant, membership=membership)
         .filter(pk__in=links.values("article_id"))
+        .select_related(None)
+        .prefetch_related(None)  # a linked article shows what is on its row
         .order_by("number")
     )
 

@@ -60,6 +60,7 @@ from itsm.errors import (
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
 from itsm.tenancy.models import Team, parse_reference
 from itsm.tenancy.selectors import agent_list
+from itsm.web import workspace
 from itsm.web.views import TenantPageMixin
 
 TEMPLATE = "incidents/record/page.html"
@@ -180,6 +181,10 @@ def describe(event: IncidentEvent, names: Names) -> str:
         return f"declared a major incident, commanded by {data.get('commander', '?')}"
     if kind == EventKind.STAKEHOLDER_UPDATE:
         return "posted a stakeholder update"
+    if kind == EventKind.KNOWLEDGE:
+        if data.get("known_error"):
+            return f"applied the workaround of {data['known_error']}"
+        return f"used article {data.get('article', '')}".strip()
     if kind == EventKind.SLA:
         known = data.get("clock") in SlaClockKind.values
         clock = SlaClockKind(data["clock"]).label if known else ""
@@ -431,6 +436,8 @@ class IncidentRecordMixin(TenantPageMixin):
             },
             "impact_label": Impact(incident.impact).label,
             "urgency_label": Urgency(incident.urgency).label,
+            # What other apps add (problems: the incident's problem and matching knowledge).
+            "cards": workspace.cards_for("incident", self.tenant, self.role, incident.reference),
             **self.timeline_context(incident),
         }
         if incident.is_major and not self.is_requester:

@@ -118,9 +118,9 @@ class TenantReadOnlyViewSet(ListModelMixin, RetrieveModelMixin, TenantScopedView
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
 
-class NumberedRecordViewSet(TenantReadOnlyViewSet):
-    """Records addressed by their reference (INC-000042, PRB-…, KB-…), with an ETag naming the
-    version read, and the version an `If-Match` names for the services to check."""
+class NumberedRecordScope(TenantScopedViewSet):
+    """Endpoints addressed by a record's reference (INC-000042, PRB-…, KB-…): the lookup alone,
+    for viewsets that only add actions to another app's records."""
 
     model: ClassVar[type[Any]]
     lookup_field = "number"
@@ -139,6 +139,13 @@ class NumberedRecordViewSet(TenantReadOnlyViewSet):
     @classmethod
     def lookup_value_of(cls, instance: Any) -> str:
         return str(instance.reference)
+
+
+class NumberedRecordViewSet(ListModelMixin, RetrieveModelMixin, NumberedRecordScope):
+    """Records addressed by their reference, listed and read, with an ETag naming the version
+    read, and the version an `If-Match` names for the services to check."""
+
+    http_method_names = TenantReadOnlyViewSet.http_method_names
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.respond_with(self.get_object())

@@ -129,6 +129,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, {SCHEMA} AS $
 $$;
 """
 
+# One ranked scan per kind, merged: a SQL function's statements are planned with parameter
+# symbols, and `kind = ANY (p_kinds)` is then no index condition of the GIN index, so every
+# matching entry of the tenant (100,000 incidents among them) was read and filtered (100 ms);
+# `kind = k.kind` from the lateral join is one (the known errors and articles only).
 RANKED = f"""
 CREATE OR REPLACE FUNCTION public.itsm_search_ranked(
     p_tenant bigint, p_kinds text[], p_text text, p_limit integer,
@@ -136,16 +140,24 @@ CREATE OR REPLACE FUNCTION public.itsm_search_ranked(
     p_service bigint DEFAULT NULL, p_category bigint DEFAULT NULL, p_all boolean DEFAULT false
 ) RETURNS TABLE (kind text, object_id bigint, rank real)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, {SCHEMA} AS $$
-    SELECT e.kind, e.object_id,
-           (ts_rank_cd(e.document, (SELECT {SCHEMA}.query(p_text, p_all)), 1)
-            * (1 + CASE WHEN e.service_id = p_service THEN 0.5 ELSE 0 END
-                 + CASE WHEN e.category_id = p_category THEN 0.25 ELSE 0 END))::real
-    FROM {SCHEMA}.entry e
-    WHERE {_SAME_TENANT} AND e.kind = ANY (p_kinds)
-      AND e.document @@ (SELECT {SCHEMA}.query(p_text, p_all))
-      AND (p_statuses IS NULL OR e.status = ANY (p_statuses))
-      AND (p_audiences IS NULL OR e.audience = ANY (p_audiences))
-    ORDER BY 3 DESC, e.object_id DESC
+    SELECT m.kind, m.object_id, m.rank
+    FROM unnest(p_kinds) AS k(kind)
+    CROSS JOIN LATERAL (
+        SELECT e.kind, e.object_id,
+               -- ts_rank, not ts_rank_cd: the same order on our cases at under half the cost
+               -- per matching row (6,000 rows: 22 ms against 51 ms).
+               (ts_rank(e.document, (SELECT {SCHEMA}.query(p_text, p_all)), 1)
+                * (1 + CASE WHEN e.service_id = p_service THEN 0.5 ELSE 0 END
+                     + CASE WHEN e.category_id = p_category THEN 0.25 ELSE 0 END))::real AS rank
+        FROM {SCHEMA}.entry e
+        WHERE {_SAME_TENANT} AND e.kind = k.kind
+          AND e.document @@ (SELECT {SCHEMA}.query(p_text, p_all))
+          AND (p_statuses IS NULL OR e.status = ANY (p_statuses))
+          AND (p_audiences IS NULL OR e.audience = ANY (p_audiences))
+        ORDER BY 3 DESC, e.object_id DESC
+        LIMIT p_limit
+    ) AS m
+    ORDER BY m.rank DESC, m.object_id DESC
     LIMIT p_limit
 $$;
 """

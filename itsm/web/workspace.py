@@ -1,8 +1,9 @@
-"""What every workspace page shares, filled in by the apps: navigation and the search box.
+"""What every workspace page shares, filled in by the apps: navigation, the search box, and
+the cards one app adds to another's record pages.
 
-The shell (itsm/web) knows no domain app; each app registers its navigation entries and its
-search provider in its AppConfig.ready(), so problems, changes and articles join the same header
-and the same search box later without the shell changing.
+The shell (itsm/web) knows no domain app; each app registers its navigation entries, its
+search provider and its record cards in its AppConfig.ready(), so problems, changes and articles
+join the same header, the same search box and each other's pages without the shell changing.
 """
 
 from __future__ import annotations
@@ -51,8 +52,35 @@ class SearchResult:
 # (tenant, membership, query, limit) -> result
 SearchProvider = Callable[["Tenant", "Membership", str, int], SearchResult]
 
+
+@dataclass(frozen=True)
+class RecordCard:
+    """A card a higher app adds to a lower app's record page (problems on the incident page,
+    for instance), which cannot name it: the page asks for the cards of its kind of record and
+    htmx loads each after the page; without JavaScript each is a link to the card as a page."""
+
+    record: str  # the kind of record page: "incident", "article"
+    title: str
+    url_name: str  # takes the tenant slug and the record's reference
+    roles: frozenset[str]  # the membership roles that see it
+    order: int = 100
+
+    def url(self, tenant: Tenant, reference: str) -> str:
+        return reverse(self.url_name, args=[tenant.slug, reference])
+
+
+@dataclass(frozen=True)
+class PlacedCard:
+    """A record card for one record: its title and where to load it from."""
+
+    title: str
+    url: str
+    slug: str  # for the element's id
+
+
 _nav: list[NavItem] = []
 _search: list[tuple[str, SearchProvider]] = []
+_cards: list[RecordCard] = []
 
 
 def register_nav(*items: NavItem) -> None:
@@ -77,3 +105,17 @@ def search(tenant: Tenant, membership: Membership, query: str, limit: int = 20) 
             return answer
         result.hits.extend(answer.hits)
     return result
+
+
+def register_cards(*cards: RecordCard) -> None:
+    _cards.extend(cards)
+    _cards.sort(key=lambda card: card.order)
+
+
+def cards_for(record: str, tenant: Tenant, role: str, reference: str) -> list[PlacedCard]:
+    """The cards other apps add to this record's page, for a member of this role."""
+    return [
+        PlacedCard(card.title, card.url(tenant, reference), card.url_name.replace(":", "-"))
+        for card in _cards
+        if card.record == record and role in card.roles
+    ]

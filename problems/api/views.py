@@ -23,7 +23,12 @@ from rest_framework.response import Response
 
 from incidents import selectors as incident_selectors
 from incidents.models import Incident
-from itsm.api.views import NumberedRecordViewSet, TenantCreateMixin, TenantUpdateMixin
+from itsm.api.views import (
+    NumberedRecordScope,
+    NumberedRecordViewSet,
+    TenantCreateMixin,
+    TenantUpdateMixin,
+)
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
 from itsm.tenancy.models import Tenant
 from problems import selectors, services
@@ -356,7 +361,7 @@ class KnownErrorViewSet(TenantUpdateMixin, _ArticleLinksMixin):
         return selectors.known_error_list(tenant=self.tenant).get(pk=pk)
 
 
-class IncidentKnowledgeViewSet(NumberedRecordViewSet):
+class IncidentKnowledgeViewSet(NumberedRecordScope):
     """What problem management knows about an incident (served here: incidents do not import
     problems): its problem, the published known errors and articles that best match it, and
     "apply" — a known error's workaround or an article used on it."""
@@ -369,7 +374,7 @@ class IncidentKnowledgeViewSet(NumberedRecordViewSet):
     action_roles = {"knowledge": STAFF_ROLES, "apply_knowledge": STAFF_ROLES}
 
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
-        return incident_selectors.incident_list(tenant=tenant, membership=self.request.membership)
+        return selectors.diagnosable_incidents(tenant=tenant, membership=self.request.membership)
 
     @extend_schema(responses=s.DiagnosisSerializer)
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])

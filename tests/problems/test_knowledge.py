@@ -1,7 +1,10 @@
 """Knowledge where it is used: articles linked to problems and known errors, and the diagnosis
 aid on an incident (its problem, the best matches, "apply") through the API."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from incidents.choices import EventKind
@@ -203,10 +206,10 @@ def test_applying_a_known_error_records_the_workaround_counts_once_and_links_the
         assert ProblemIncident.objects.get(incident=incident).problem_id == (
             vpn_known_error.problem_id
         )
-        notes = IncidentEvent.objects.filter(incident=incident, kind=EventKind.KNOWLEDGE)
-        assert notes.count() == 2
-        assert "Reconnect with the new profile." in notes.first().body
-        assert not notes.first().is_public
+        notes = list(IncidentEvent.objects.filter(incident=incident, kind=EventKind.KNOWLEDGE))
+        assert len(notes) == 2
+        assert "Reconnect with the new profile." in notes[0].body
+        assert not notes[0].is_public
     assert after.data["problem"]["reference"] == vpn_known_error.problem.reference
     assert after.data["suggestions"][0]["applied"] is True
 
@@ -304,3 +307,19 @@ def test_the_knowledge_of_an_incident_is_one_tenants(api, pdesk, tenant_b, vpn_k
         == 404
     )
     assert vpn_known_error.status == KnownErrorStatus.PUBLISHED
+
+
+def test_the_diagnosis_benchmark_runs_on_a_small_tenant():
+    """Its figures are reported in the docs, never asserted; it must keep working."""
+    out = StringIO()
+    call_command(
+        "benchmark_diagnosis", incidents=40, articles=30, requests=2, no_analyze=True, stdout=out
+    )
+    rows = {line[:24].strip(): line[24:].split() for line in out.getvalue().splitlines()[-4:]}
+    assert set(rows) == {
+        "floor: bare view",
+        "API: incident detail",
+        "API: knowledge",
+        "page: knowledge card",
+    }
+    assert 0 < int(rows["API: knowledge"][0]) < 20  # queries, whatever the library size

@@ -1,0 +1,1 @@
+"""Problem and known-error pages of the workspace, one module per page."""
