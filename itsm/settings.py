@@ -359,6 +359,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.schedule_incident_auto_close_task",
         "schedule": env.int("INCIDENT_AUTO_CLOSE_INTERVAL", default=15 * 60),
     },
+    # Trend analysis: problem suggestions from clusters of similar incidents, every tenant.
+    "analyse-trends": {
+        "task": "problems.tasks.schedule_trend_analysis_task",
+        "schedule": env.int("TREND_ANALYSIS_INTERVAL", default=6 * 3600),
+    },
     "deliver-pending-notifications": {
         "task": "itsm.notifications.tasks.schedule_notification_delivery_task",
         "schedule": NOTIFICATIONS_SWEEP_INTERVAL,

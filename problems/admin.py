@@ -11,7 +11,15 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from itsm.admin_site import VIEW, ReadOnlyAdminMixin, ServiceBackedAdmin, TenantScopedInline
+from itsm.admin_site import (
+    EDIT,
+    VIEW,
+    ReadOnlyAdminMixin,
+    ServiceBackedAdmin,
+    TenantConfigAdmin,
+    TenantScopedAdmin,
+    TenantScopedInline,
+)
 from problems import services
 from problems.models import (
     ArticleLink,
@@ -21,6 +29,10 @@ from problems.models import (
     ProblemEvent,
     ProblemIncident,
     ProblemService,
+    ProblemSuggestion,
+    SuggestionIncident,
+    TrendRun,
+    TrendSettings,
 )
 
 
@@ -192,3 +204,63 @@ class KnownErrorAdmin(ServiceBackedAdmin[KnownError]):
         return services.known_error_update(
             tenant=instance.tenant, known_error_id=instance.pk, actor=request.user, data=data
         )
+
+
+# --- Trend analysis ------------------------------------------------------------------------------
+
+
+@admin.register(TrendSettings)
+class TrendSettingsAdmin(TenantConfigAdmin):
+    """Whether a tenant's trend analysis runs on the schedule, its window and minimum size."""
+
+    tenant_admin_access = EDIT
+    list_display = ["tenant", "enabled", "window_days", "min_incidents"]
+
+
+@admin.register(TrendRun)
+class TrendRunAdmin(ReadOnlyAdminMixin, TenantScopedAdmin[TrendRun]):
+    """Runs and their progress, read-only: runs are started from the workspace or the API."""
+
+    tenant_admin_access = VIEW
+    list_display = [
+        "id",
+        "tenant",
+        "status",
+        "progress",
+        "stage",
+        "trigger",
+        "incidents_considered",
+        "suggestions_created",
+        "suggestions_updated",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["tenant", "status", "trigger"]
+    list_select_related = ["tenant"]
+
+
+class SuggestionIncidentInline(
+    ReadOnlyAdminMixin, TenantScopedInline[SuggestionIncident, ProblemSuggestion]
+):
+    tenant_admin_access = VIEW
+    model = SuggestionIncident
+    verbose_name = "incident"
+    readonly_fields = ["incident"]
+    fields = tuple(readonly_fields)
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SuggestionIncident]:
+        return super().get_queryset(request).select_related("incident")
+
+
+@admin.register(ProblemSuggestion)
+class ProblemSuggestionAdmin(ReadOnlyAdminMixin, TenantScopedAdmin[ProblemSuggestion]):
+    """Suggestions with their evidence, read-only: problem managers decide in the workspace."""
+
+    tenant_admin_access = VIEW
+    list_display = ["reference", "title", "tenant", "status", "score", "incident_count"]
+    list_filter = ["tenant", "status"]
+    list_select_related = ["tenant"]
+    search_fields = ["title"]
+    inlines = [SuggestionIncidentInline]

@@ -130,3 +130,28 @@ class ProblemEventKind(models.TextChoices):
 
 
 REVIEW_TIMER_KIND: Final = "problem_review"  # the timer kind of review reminders (timers.py)
+
+
+# --- Trend analysis -------------------------------------------------------------------------------
+
+
+class TrendRunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class TrendRunTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("Scheduled")
+    MANUAL = "manual", _("On demand")
+
+
+class SuggestionStatus(models.TextChoices):
+    """A problem suggestion waits for a problem manager, who accepts it (a new problem),
+    merges it into an existing problem, or dismisses it with a reason. Decisions are final."""
+
+    OPEN = "open", _("Open")
+    ACCEPTED = "accepted", _("Accepted")
+    MERGED = "merged", _("Merged into a problem")
+    DISMISSED = "dismissed", _("Dismissed")

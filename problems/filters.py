@@ -5,8 +5,8 @@ from incidents.choices import Priority
 from itsm.catalog.models import Category, Service
 from itsm.filters import tenant_queryset
 from itsm.tenancy.models import MAX_NUMBER, Team, parse_reference
-from problems.choices import KnownErrorStatus, ProblemStatus
-from problems.models import KnownError, Problem
+from problems.choices import KnownErrorStatus, ProblemStatus, SuggestionStatus
+from problems.models import KnownError, Problem, ProblemSuggestion
 
 
 class ProblemFilterSet(filters.FilterSet):
@@ -47,3 +47,11 @@ class KnownErrorFilterSet(filters.FilterSet):
         if number is None or number > MAX_NUMBER:
             return queryset.none()
         return queryset.filter(problem__number=number)
+
+
+class SuggestionFilterSet(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=SuggestionStatus.choices, distinct=False)
+
+    class Meta:
+        model = ProblemSuggestion
+        fields = ["status"]

@@ -19,6 +19,9 @@ from problems.choices import (
     KnownErrorStatus,
     ProblemEventKind,
     ProblemStatus,
+    SuggestionStatus,
+    TrendRunStatus,
+    TrendRunTrigger,
 )
 
 
@@ -296,3 +299,161 @@ class ProblemEvent(TimelineEvent):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.problem_id}"
+
+
+# --- Trend analysis: runs and the problem suggestions they make ----------------------------------
+
+
+@audited()
+class TrendSettings(TenantOwnedModel):
+    """A tenant's trend analysis: whether it runs on schedule, how far back it looks, and how
+    many similar incidents make a problem suggestion."""
+
+    enabled = models.BooleanField(default=True, help_text=_("Run on the schedule."))
+    window_days = models.PositiveIntegerField(
+        default=30, help_text=_("Incidents created in the last this many days are analysed.")
+    )
+    # Two: a recurring incident is already worth a look, and the grouping is strict (mutual
+    # nearest neighbours), so pairs are few; what the evaluation measures is this default.
+    min_incidents = models.PositiveIntegerField(
+        default=2, help_text=_("The fewest similar incidents that make a problem suggestion.")
+    )
+
+    class Meta:
+        verbose_name_plural = "trend settings"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="problems_trend_settings_one"),
+            models.CheckConstraint(
+                condition=models.Q(min_incidents__gte=2), name="problems_trend_min_incidents"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(window_days__gte=1, window_days__lte=366),
+                name="problems_trend_window_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trend settings of tenant {self.tenant_id}"
+
+
+class TrendRun(TenantOwnedModel):
+    """One analysis of a tenant's recent incidents: what it looked at, how far it has come
+    (progress is committed as it goes, for a progress bar), and what it made, or why it
+    failed. Suggestions are written in one transaction at the end: a failed run writes none."""
+
+    status = models.CharField(
+        max_length=16, choices=TrendRunStatus.choices, default=TrendRunStatus.QUEUED
+    )
+    trigger = models.CharField(max_length=16, choices=TrendRunTrigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    incidents_considered = models.PositiveIntegerField(default=0)
+    clusters_found = models.PositiveIntegerField(default=0)
+    suggestions_created = models.PositiveIntegerField(default=0)
+    suggestions_updated = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0, help_text=_("Percent done."))
+    stage = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="problems_run_tenant")]
+
+    def __str__(self) -> str:
+        return f"Trend run {self.pk} of tenant {self.tenant_id} ({self.status})"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+# version is the ETag counter; the evidence and counts are the analysis' own figures.
+@audited(exclude=["version", "evidence", "score", "incident_count", "last_run"])
+class ProblemSuggestion(NumberedModel):
+    """Incidents that trend analysis found alike (SUG-000042), with the evidence, for a problem
+    manager to accept as a new problem, merge into a problem, or dismiss."""
+
+    NUMBER_PREFIX = "SUG"
+
+    title = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.OPEN
+    )
+    score = models.FloatField(help_text=_("How alike the incidents are, 0 to 1."))
+    evidence = models.JSONField(default=dict, help_text=_("Why they belong together."))
+    incident_count = models.PositiveIntegerField(default=0)
+    incidents = models.ManyToManyField(
+        "incidents.Incident", through="SuggestionIncident", related_name="+"
+    )
+    last_run = models.ForeignKey(
+        TrendRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    problem = models.ForeignKey(
+        Problem, on_delete=models.PROTECT, null=True, blank=True, related_name="suggestions"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, max_length=2000, help_text=_("Why it was dismissed."))
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta(NumberedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-score"], name="problems_suggestion_open")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.reference}-{self.version}"'
+
+
+class SuggestionIncident(TenantOwnedModel):
+    """An incident of a problem suggestion."""
+
+    suggestion = models.ForeignKey(
+        ProblemSuggestion, on_delete=models.CASCADE, related_name="incident_links"
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="suggestion_links"
+    )
+
+    class Meta:
+        ordering = ["suggestion_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["suggestion", "incident"], name="problems_suggestion_incident_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"incident {self.incident_id} of suggestion {self.suggestion_id}"
+
+
+class IncidentNeighbours(TenantOwnedModel):
+    """An incident's most similar incidents as the last trend run found them, best first:
+    `neighbours` is a list of [incident id, score]. Replaced by every run that reads the
+    incident; "similar incidents" reads one row instead of comparing with every incident."""
+
+    incident = models.OneToOneField(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="neighbours"
+    )
+    neighbours = models.JSONField(default=list)
+    run = models.ForeignKey(TrendRun, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "incident neighbours"
+
+    def __str__(self) -> str:
+        return f"neighbours of incident {self.incident_id}"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from incidents.models import Incident
+from incidents.choices import EventKind as IncidentEventKind
+from incidents.models import Incident, IncidentEvent, SlaClock
 from incidents.selectors import incident_list
 from itsm.search.selectors import ranked
 from itsm.tenancy.choices import MembershipRole
@@ -14,15 +17,20 @@ from itsm.tenancy.models import Membership, Tenant
 from knowledgebase.choices import ArticleStatus
 from knowledgebase.models import Article
 from knowledgebase.selectors import article_list
+from problems import trends
 from problems.choices import KnownErrorStatus
 from problems.models import (
     ArticleLink,
+    IncidentNeighbours,
     KnownError,
     KnownErrorUse,
     Problem,
     ProblemEvent,
     ProblemIncident,
     ProblemService,
+    ProblemSuggestion,
+    TrendRun,
+    TrendSettings,
 )
 
 
@@ -268,3 +276,126 @@ def incident_diagnosis(*, incident: Incident, membership: Membership) -> Diagnos
         suggestions=diagnosis_suggestions(incident=incident, membership=membership),
         articles=list(linked_articles(owner=incident, membership=membership)),
     )
+
+
+# --- Trend analysis ------------------------------------------------------------------------------
+
+
+def trend_settings(*, tenant: Tenant) -> TrendSettings:
+    """The tenant's trend analysis settings, or the defaults if it has none."""
+    found = TrendSettings.objects.for_tenant(tenant).first()
+    return found if found is not None else TrendSettings(tenant=tenant)
+
+
+def trend_records(*, tenant: Tenant, since: datetime, until: datetime) -> list[trends.Record]:
+    """The incidents created in the window that no problem covers, as the analysis reads them
+    (one query, only the columns it uses), oldest first."""
+    rows = (
+        Incident.objects.for_tenant(tenant)
+        .filter(created_at__gte=since, created_at__lte=until, problem_link__isnull=True)
+        .order_by("created_at", "id")
+        .values_list("id", "title", "description", "created_at", "service_id", "category_id")
+    )
+    return [trends.Record(*row) for row in rows]
+
+
+def trend_incident_counts(*, tenant: Tenant, incident_ids: Sequence[int]) -> dict[str, int]:
+    """How much a group of incidents hurt: SEV1 and SEV2 among them, SLA clocks breached, and
+    reassignments (assignments and escalations after each incident's first)."""
+    incidents = Incident.objects.for_tenant(tenant).filter(pk__in=incident_ids)
+    priorities = incidents.aggregate(
+        sev1=Count("pk", filter=Q(priority=1)), sev2=Count("pk", filter=Q(priority=2))
+    )
+    breaches = (
+        SlaClock.objects.for_tenant(tenant)
+        .filter(incident_id__in=incident_ids, breached_at__isnull=False)
+        .count()
+    )
+    moves = (
+        IncidentEvent.objects.for_tenant(tenant)
+        .filter(
+            incident_id__in=incident_ids,
+            kind__in=[IncidentEventKind.ASSIGNMENT, IncidentEventKind.ESCALATION],
+        )
+        .values("incident_id")
+        .annotate(moves=Count("pk"))
+        .values_list("moves", flat=True)
+    )
+    return {
+        "sev1": priorities["sev1"],
+        "sev2": priorities["sev2"],
+        "sla_breaches": breaches,
+        "reassignments": sum(max(0, count - 1) for count in moves),
+    }
+
+
+def suggestion_list(
+    *, tenant: Tenant, membership: Membership | None = None
+) -> QuerySet[ProblemSuggestion]:
+    """The problem suggestions a member may see (problem management's: not requesters)."""
+    if not _sees_problems(membership):
+        return ProblemSuggestion.objects.none()
+    return ProblemSuggestion.objects.for_tenant(tenant).select_related(
+        "problem", "decided_by", "last_run"
+    )
+
+
+def suggestion_incidents(*, suggestion: ProblemSuggestion) -> QuerySet[Incident]:
+    """The suggestion's incidents, newest first, with what a row shows."""
+    return (
+        Incident.objects.for_tenant(suggestion.tenant_id)
+        .filter(suggestion_links__suggestion=suggestion)
+        .select_related("service", "category", "assignment_team")
+        .order_by("-created_at", "-id")
+    )
+
+
+def trend_run_list(*, tenant: Tenant, membership: Membership | None = None) -> QuerySet[TrendRun]:
+    if not _sees_problems(membership):
+        return TrendRun.objects.none()
+    return TrendRun.objects.for_tenant(tenant).select_related("requested_by")
+
+
+@dataclass(frozen=True)
+class Similar:
+    incident: Incident
+    score: float
+
+
+SIMILAR_LIMIT = 10
+
+
+def similar_incidents(
+    *, incident: Incident, membership: Membership, limit: int = SIMILAR_LIMIT
+) -> list[Similar]:
+    """The incidents most like this one (open or past), best first, as the member may see them.
+
+    The last trend run stored every analysed incident's nearest neighbours with the method's
+    scores; an incident it has not analysed yet (newer than the run, or outside its window)
+    is matched live through the search structure, ranked by shared words."""
+    stored = (
+        IncidentNeighbours.objects.for_tenant(incident.tenant_id)
+        .filter(incident_id=incident.pk)
+        .values_list("neighbours", flat=True)
+        .first()
+    )
+    if stored is not None:
+        scores = {int(other): float(score) for other, score in stored}
+    else:
+        hits = ranked(
+            tenant_id=incident.tenant_id,
+            kinds=["incident"],
+            text=diagnosis_text(incident),
+            limit=limit + 1,
+        )
+        scores = {hit.object_id: hit.rank for hit in hits if hit.object_id != incident.pk}
+    visible = (
+        incident_list(tenant=membership.tenant, membership=membership)
+        .filter(pk__in=list(scores))
+        .select_related("problem_link__problem")
+    )
+    found = sorted(
+        (Similar(other, scores[other.pk]) for other in visible),
+        key=lambda similar: (-similar.score, -similar.incident.pk),
+    )
+    return found[:limit]

@@ -37,8 +37,14 @@ from knowledgebase.models import (
     ArticleVersion,
     Tag,
 )
-from problems.choices import REVIEW_TIMER_KIND
-from problems.models import KnownError, Problem
+from problems.choices import REVIEW_TIMER_KIND, TrendRunStatus, TrendRunTrigger
+from problems.models import (
+    KnownError,
+    Problem,
+    ProblemSuggestion,
+    SuggestionIncident,
+    TrendRun,
+)
 
 PASSWORD = "correct-horse-battery"
 
@@ -186,6 +192,47 @@ class KnownErrorFactory(TenantOwnedFactory[KnownError]):
         with rls.tenant_scope(tenant.pk):
             kwargs["number"] = allocate_number(tenant=tenant, key=KnownError.NUMBER_PREFIX)
             return super()._create(model_class, *args, **kwargs)
+
+
+class TrendRunFactory(TenantOwnedFactory[TrendRun]):
+    """A finished run."""
+
+    class Meta:
+        model = TrendRun
+
+    trigger = TrendRunTrigger.MANUAL
+    status = TrendRunStatus.SUCCEEDED
+    progress = 100
+
+
+class ProblemSuggestionFactory(TenantOwnedFactory[ProblemSuggestion]):
+    """An open suggestion of two incidents, as a run would leave it."""
+
+    class Meta:
+        model = ProblemSuggestion
+
+    title = factory.Sequence(lambda n: f"Suggested problem {n}")
+    score = 0.5
+    evidence = factory.LazyFunction(lambda: {"terms": ["mail", "relay"]})
+    incident_count = 2
+    number = 0
+
+    @classmethod
+    def _create(
+        cls, model_class: type[ProblemSuggestion], *args: Any, **kwargs: Any
+    ) -> ProblemSuggestion:
+        tenant = kwargs["tenant"]
+        incidents = [
+            IncidentFactory(tenant=tenant, title=f"Mail relay timeout {n}") for n in (1, 2)
+        ]
+        with rls.tenant_scope(tenant.pk):
+            kwargs["number"] = allocate_number(tenant=tenant, key=ProblemSuggestion.NUMBER_PREFIX)
+            suggestion = super()._create(model_class, *args, **kwargs)
+            for incident in incidents:
+                SuggestionIncident.objects.create(
+                    tenant=tenant, suggestion=suggestion, incident=incident
+                )
+            return suggestion
 
 
 class BusinessCalendarFactory(TenantOwnedFactory[BusinessCalendar]):
@@ -373,6 +420,8 @@ FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     SavedView: SavedViewFactory,
     Problem: ProblemFactory,
     KnownError: KnownErrorFactory,
+    ProblemSuggestion: ProblemSuggestionFactory,
+    TrendRun: TrendRunFactory,
     Tag: TagFactory,
     Article: ArticleFactory,
     ArticleVersion: ArticleVersionFactory,

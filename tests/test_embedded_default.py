@@ -59,7 +59,8 @@ def _manage(env: dict[str, str], *args: str) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        # Migrating a fresh SQLite file takes ~20 s here; a busy machine has taken over 60 s.
+        timeout=240,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

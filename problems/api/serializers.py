@@ -10,8 +10,12 @@ from itsm.api.serializers import InputSerializer
 from itsm.catalog.models import Category, Service
 from itsm.tenancy.models import Team
 from knowledgebase.models import Article
-from problems.choices import allowed_known_error_actions, allowed_problem_actions
-from problems.models import KnownError, Problem, ProblemEvent
+from problems.choices import (
+    SuggestionStatus,
+    allowed_known_error_actions,
+    allowed_problem_actions,
+)
+from problems.models import KnownError, Problem, ProblemEvent, ProblemSuggestion, TrendRun
 from problems.selectors import DIAGNOSIS_KINDS, Suggestion
 from problems.services.knowledge import MAX_ARTICLES_PER_REQUEST
 from problems.services.links import MAX_LINKS_PER_REQUEST
@@ -378,3 +382,95 @@ class AppliedSerializer(serializers.Serializer[Any]):
     linked_problem = serializers.CharField(
         help_text="The problem the incident was linked to by applying a known error, or empty."
     )
+
+
+# --- Trend analysis ------------------------------------------------------------------------------
+
+
+class SuggestionReadSerializer(serializers.ModelSerializer[ProblemSuggestion]):
+    reference = serializers.CharField(read_only=True)
+    problem = serializers.CharField(source="problem.reference", read_only=True, allow_null=True)
+    decided_by = _username()
+    last_run: Any = serializers.PrimaryKeyRelatedField(read_only=True)
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProblemSuggestion
+        fields = [
+            "reference",
+            "title",
+            "status",
+            "allowed_actions",
+            "score",
+            "incident_count",
+            "evidence",
+            "problem",
+            "decided_by",
+            "decided_at",
+            "reason",
+            "last_run",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_allowed_actions(self, suggestion: ProblemSuggestion) -> list[str]:
+        if suggestion.status != SuggestionStatus.OPEN:
+            return []
+        return ["accept", "merge", "dismiss"]
+
+
+class SuggestionAcceptInputSerializer(InputSerializer):
+    title = serializers.CharField(
+        max_length=200, required=False, help_text="Empty: the suggestion's title."
+    )
+
+
+class SuggestionMergeInputSerializer(InputSerializer):
+    problem = serializers.CharField(max_length=32, help_text="The problem (PRB-000042).")
+
+
+class SuggestionDismissInputSerializer(InputSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class TrendRunSerializer(serializers.ModelSerializer[TrendRun]):
+    requested_by = _username()
+    seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = TrendRun
+        fields = [
+            "id",
+            "status",
+            "trigger",
+            "requested_by",
+            "window_start",
+            "window_end",
+            "incidents_considered",
+            "clusters_found",
+            "suggestions_created",
+            "suggestions_updated",
+            "progress",
+            "stage",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "seconds",
+        ]
+        read_only_fields = fields
+
+
+class SimilarIncidentSerializer(serializers.Serializer[Any]):
+    reference = serializers.CharField(source="incident.reference")
+    title = serializers.CharField(source="incident.title")
+    status = serializers.CharField(source="incident.status")
+    created_at = serializers.DateTimeField(source="incident.created_at")
+    problem = serializers.SerializerMethodField()
+    score = serializers.FloatField()
+
+    def get_problem(self, similar: Any) -> str | None:
+        link = getattr(similar.incident, "problem_link", None)
+        return link.problem.reference if link is not None else None

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,14 +28,17 @@ from itsm.api.views import (
     NumberedRecordScope,
     NumberedRecordViewSet,
     TenantCreateMixin,
+    TenantReadOnlyViewSet,
     TenantUpdateMixin,
 )
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
-from itsm.tenancy.models import Tenant
+from itsm.tenancy.models import Tenant, parse_reference
 from problems import selectors, services
 from problems.api import serializers as s
-from problems.filters import KnownErrorFilterSet, ProblemFilterSet
-from problems.models import KnownError, Problem
+from problems.choices import TrendRunTrigger
+from problems.filters import KnownErrorFilterSet, ProblemFilterSet, SuggestionFilterSet
+from problems.models import KnownError, Problem, ProblemSuggestion, TrendRun
+from problems.tasks import start_trend_run
 
 PROBLEM_MANAGERS: Final = frozenset({MembershipRole.PROBLEM_MANAGER, MembershipRole.TENANT_ADMIN})
 LINKERS: Final = PROBLEM_MANAGERS | {MembershipRole.AGENT}
@@ -371,7 +375,11 @@ class IncidentKnowledgeViewSet(NumberedRecordScope):
     serializer_class = s.DiagnosisSerializer
     input_serializer_classes = {"apply_knowledge": s.ApplyKnowledgeInputSerializer}
     # Everyone who works incidents; requesters get 403 (known errors are the desk's).
-    action_roles = {"knowledge": STAFF_ROLES, "apply_knowledge": STAFF_ROLES}
+    action_roles = {
+        "knowledge": STAFF_ROLES,
+        "apply_knowledge": STAFF_ROLES,
+        "similar": STAFF_ROLES,
+    }
 
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
         return selectors.diagnosable_incidents(tenant=tenant, membership=self.request.membership)
@@ -385,6 +393,16 @@ class IncidentKnowledgeViewSet(NumberedRecordScope):
             incident=self.get_object(), membership=self.request.membership
         )
         return Response(s.DiagnosisSerializer(diagnosis).data)
+
+    @extend_schema(responses=s.SimilarIncidentSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def similar(self, request: Request, **kwargs: Any) -> Response:
+        """The incidents most like this one (open or past), best first, with their scores:
+        "has this happened before?"."""
+        found = selectors.similar_incidents(
+            incident=self.get_object(), membership=self.request.membership
+        )
+        return Response(s.SimilarIncidentSerializer(found, many=True).data)
 
     @extend_schema(responses=s.AppliedSerializer)
     @action(detail=True, methods=["post"], url_path="apply-knowledge")
@@ -402,3 +420,124 @@ class IncidentKnowledgeViewSet(NumberedRecordScope):
             article=data.get("article", ""),
         )
         return Response(s.AppliedSerializer(asdict(applied)).data)
+
+
+class SuggestionViewSet(_NumberedViewSet):
+    """Problem suggestions from trend analysis (SUG-000042): the incidents and the evidence;
+    problem managers accept (a new problem with the incidents linked), merge them into an
+    existing problem, or dismiss them with a reason."""
+
+    model = ProblemSuggestion
+    queryset = ProblemSuggestion.objects.none()
+    serializer_class = s.SuggestionReadSerializer
+    filterset_class = SuggestionFilterSet
+    ordering_fields = ["created_at", "score", "incident_count", "number"]
+    ordering = ["-score", "-id"]
+    input_serializer_classes = {
+        "accept": s.SuggestionAcceptInputSerializer,
+        "merge": s.SuggestionMergeInputSerializer,
+        "dismiss": s.SuggestionDismissInputSerializer,
+    }
+    action_roles = {
+        "list": STAFF_ROLES,
+        "retrieve": STAFF_ROLES,
+        "incidents": STAFF_ROLES,
+        "accept": PROBLEM_MANAGERS,
+        "merge": PROBLEM_MANAGERS,
+        "dismiss": PROBLEM_MANAGERS,
+    }
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[ProblemSuggestion]:
+        return selectors.suggestion_list(tenant=tenant, membership=self.request.membership)
+
+    @extend_schema(responses=s.LinkedIncidentSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def incidents(self, request: Request, **kwargs: Any) -> Response:
+        """The suggestion's incidents, newest first, as one plain list."""
+        incidents = selectors.suggestion_incidents(suggestion=self.get_object())
+        return Response(s.LinkedIncidentSerializer(incidents, many=True).data)
+
+    @extend_schema(responses={201: s.ProblemReadSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, **kwargs: Any) -> Response:
+        """A new problem with the suggestion's incidents linked (one transaction)."""
+        suggestion = self.get_object()
+        problem = services.suggestion_accept(
+            tenant=self.tenant,
+            suggestion_id=suggestion.pk,
+            actor=request.user,
+            data=self.validated_input(),
+            expected_version=self.expected_version(suggestion),
+        )
+        return self._problem(problem.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.ProblemReadSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, **kwargs: Any) -> Response:
+        """Link the suggestion's incidents to an existing open problem."""
+        suggestion = self.get_object()
+        reference = self.validated_input()["problem"]
+        problem = (
+            selectors.problem_list(tenant=self.tenant, membership=self.request.membership)
+            .filter(number=parse_reference(Problem.NUMBER_PREFIX, reference) or 0)
+            .first()
+        )
+        if problem is None:
+            raise ValidationError({"problem": [f"{reference} is not a problem of this tenant."]})
+        services.suggestion_merge(
+            tenant=self.tenant,
+            suggestion_id=suggestion.pk,
+            actor=request.user,
+            problem_id=problem.pk,
+            expected_version=self.expected_version(suggestion),
+        )
+        return self._problem(problem.pk, status.HTTP_200_OK)
+
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request: Request, **kwargs: Any) -> Response:
+        """Dismiss with a reason: the same incidents are not suggested together again."""
+        suggestion = self.get_object()
+        services.suggestion_dismiss(
+            tenant=self.tenant,
+            suggestion_id=suggestion.pk,
+            actor=request.user,
+            expected_version=self.expected_version(suggestion),
+            **self.validated_input(),
+        )
+        return self.respond_with(self.get_tenant_queryset(self.tenant).get(pk=suggestion.pk))
+
+    def _problem(self, pk: int, code: int) -> Response:
+        problem = selectors.problem_list(tenant=self.tenant).get(pk=pk)
+        labels = incident_selectors.priority_labels(tenant=self.tenant)
+        data = s.ProblemReadSerializer(problem, context={"priority_labels": labels}).data
+        response = Response(data, status=code)
+        response["ETag"] = problem.etag
+        return response
+
+
+class TrendRunViewSet(TenantReadOnlyViewSet):
+    """Trend analysis runs, newest first: status, progress (for a progress bar), what each
+    looked at and made, or why it failed. POST starts one now (409 while one is running)."""
+
+    queryset = TrendRun.objects.none()
+    serializer_class = s.TrendRunSerializer
+    ordering = ["-created_at", "-id"]
+    input_serializer_classes = {"create": s.EmptyInputSerializer}
+    action_roles = {
+        "list": STAFF_ROLES,
+        "retrieve": STAFF_ROLES,
+        "create": PROBLEM_MANAGERS,
+    }
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[TrendRun]:
+        return selectors.trend_run_list(tenant=tenant, membership=self.request.membership)
+
+    @extend_schema(request=None, responses={202: s.TrendRunSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Start a run now; it reports its progress here while the worker carries it out."""
+        self.validated_input()
+        run_id = start_trend_run(
+            tenant=self.tenant, actor=request.user, trigger=TrendRunTrigger.MANUAL
+        )
+        run = self.get_tenant_queryset(self.tenant).get(pk=run_id)
+        return self.respond_with(run, status.HTTP_202_ACCEPTED)

@@ -6,6 +6,7 @@ lifecycle.py     investigate, identify root cause, start fix, reinvestigate, res
                  reopen, cancel
 links.py         link and unlink incidents in bulk, hold them, tell and resolve them
 known_errors.py  known errors: create, edit, publish, retire
+suggestions.py   trend analysis runs and their problem suggestions; accept, merge, dismiss
 knowledge.py     articles linked to problems and known errors; a workaround or an article
                  applied on an incident while diagnosing it
 """
@@ -41,6 +42,13 @@ from problems.services.links import (
     problem_unlink_incidents,
 )
 from problems.services.recording import EDITABLE_FIELDS, problem_create, problem_update
+from problems.services.suggestions import (
+    suggestion_accept,
+    suggestion_dismiss,
+    suggestion_merge,
+    trend_run_execute,
+    trend_run_request,
+)
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -68,4 +76,9 @@ __all__ = [
     "problem_start_fix",
     "problem_unlink_incidents",
     "problem_update",
+    "suggestion_accept",
+    "suggestion_dismiss",
+    "suggestion_merge",
+    "trend_run_execute",
+    "trend_run_request",
 ]
