@@ -93,6 +93,14 @@ def register() -> None:
             ),
         ),
         NavItem(
+            "Suggestions",
+            "problems:suggestions",
+            frozenset(STAFF_ROLES),
+            order=35,
+            # "problems:suggestion" covers the list, each suggestion and its actions.
+            section=("problems:suggestion", "problems:trend-run"),
+        ),
+        NavItem(
             "Known errors",
             "problems:known-errors",
             frozenset(STAFF_ROLES),
@@ -108,6 +116,13 @@ def register() -> None:
             "problems:incident-knowledge",
             frozenset(STAFF_ROLES),
             order=10,
+        ),
+        RecordCard(
+            "incident",
+            "Similar incidents",
+            "problems:incident-similar",
+            frozenset(STAFF_ROLES),
+            order=20,
         ),
         RecordCard(
             "article",

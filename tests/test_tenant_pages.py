@@ -19,6 +19,7 @@ from tests.factories import (
     IncidentFactory,
     KnownErrorFactory,
     ProblemFactory,
+    ProblemSuggestionFactory,
     SavedViewFactory,
     ServiceFactory,
     TeamFactory,
@@ -83,6 +84,16 @@ PAGE_OBJECTS: dict[str, Callable[[Tenant, Any], dict[str, Any]]] = {
         "reference": KnownErrorFactory(tenant=tenant).reference
     },
     "problems:article-records": lambda tenant, user: {"reference": _help_article(tenant)},
+    "problems:incident-similar": lambda tenant, user: {
+        "reference": IncidentFactory(tenant=tenant, reported_by=user).reference
+    },
+    "problems:suggestion": lambda tenant, user: {
+        "reference": ProblemSuggestionFactory(tenant=tenant).reference
+    },
+    "problems:suggestion-action": lambda tenant, user: {
+        "reference": ProblemSuggestionFactory(tenant=tenant).reference,
+        "action": "dismiss",
+    },
     "web:saved-view-delete": lambda tenant, user: {
         "pk": SavedViewFactory(tenant=tenant, user=user).pk
     },

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
@@ -34,7 +35,18 @@ class IncidentCreatePage(TenantPageMixin, TemplateView):
 
     def get_form(self, data: Any = None) -> RequesterIncidentForm:
         form_class = AgentIncidentForm if self.is_agent else RequesterIncidentForm
-        return form_class(data=data, tenant=self.tenant, user=self.request.user)
+        form = form_class(data=data, tenant=self.tenant, user=self.request.user)
+        # As the title is typed, htmx shows open incidents that may be the same one under it.
+        form.fields["title"].widget.attrs.update(
+            {
+                "hx-get": reverse("incidents:similar-open", args=[self.tenant.slug]),
+                "hx-trigger": "input changed delay:400ms",
+                "hx-target": "#similar-open",
+                "hx-include": "this",
+                "hx-sync": "this:replace",
+            }
+        )
+        return form
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=self.get_form()))

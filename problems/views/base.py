@@ -146,11 +146,16 @@ class RecordActionPage(TenantPageMixin, View):
             form.add_error(None, list(error.messages))
             outcome = Outcome(400, [("error", "Please correct the errors below.")])
             return self.render_record(self.get_record(), outcome=outcome, bound=panel)
+        return self.succeeded(spec, result)
+
+    def succeeded(self, spec: ActionSpec, result: Any) -> HttpResponse:
+        """The service did it: htmx re-renders the record in place; a plain POST redirects
+        back to it (Post/Redirect/Get) with the notices as messages."""
         notices = self.report(spec, result)
         if self.is_htmx:
             return self.render_record(self.get_record(), outcome=Outcome(200, notices))
         for level, text in notices:
-            messages.add_message(request, getattr(messages, level.upper()), text)
+            messages.add_message(self.request, getattr(messages, level.upper()), text)
         return redirect(self.detail_url(self.get_record()))
 
     def refused(self, spec: ActionSpec, panel: Panel, error: DomainError) -> HttpResponse:

@@ -12,8 +12,9 @@ from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole
 from problems import services
-from problems.api.views import KnownErrorViewSet, ProblemViewSet
+from problems.api.views import KnownErrorViewSet, ProblemViewSet, SuggestionViewSet
 from problems.forms.actions import ACTIONS, KNOWN_ERROR_ACTIONS
+from problems.forms.suggestions import SUGGESTION_ACTIONS
 from problems.models import KnownError, Problem, ProblemEvent
 from tests.factories import FACTORIES, KnownErrorFactory, ProblemFactory
 from tests.incidents.conftest import make_incident
@@ -416,6 +417,8 @@ def test_the_page_grants_each_action_to_the_roles_the_api_does():
         assert spec.roles == ProblemViewSet.action_roles[spec.api_action], spec.slug
     for spec in KNOWN_ERROR_ACTIONS.values():
         assert spec.roles == KnownErrorViewSet.action_roles[spec.api_action], spec.slug
+    for spec in SUGGESTION_ACTIONS.values():
+        assert spec.roles == SuggestionViewSet.action_roles[spec.api_action], spec.slug
 
 
 CALLERS: list[str] = [*ROLES, ANONYMOUS, NON_MEMBER]
