@@ -43,7 +43,9 @@ TIME_WEIGHT = 0.05  # penalty = TIME_WEIGHT × log(1 + days apart / TIME_SCALE_D
 TIME_SCALE_DAYS = 7.0
 SAME_SERVICE_BONUS = 0.03  # small: text and time decide, the catalogue only tips the balance
 SAME_CATEGORY_BONUS = 0.02
-CANDIDATE_TERMS = 32  # features kept per incident to find candidates (bounds the cost)
+CANDIDATE_TERMS = 64  # features kept per incident to find candidates (bounds the cost)
+CANDIDATE_MAX_SHARE = 0.05  # terms in more incidents than this share do not find candidates
+CANDIDATE_MIN_COMMON = 20  # … unless in no more than this many (small tenants)
 CANDIDATES = 30  # candidate neighbours per incident, each then scored exactly
 HUB_K = 10  # best scores averaged for an incident's hub score
 MUTUAL_K = 2  # linked only when each is among the other's MUTUAL_K best
@@ -168,10 +170,13 @@ def _pruned(vectors: sp.csr_matrix, keep: int) -> sp.csr_matrix:
 def _find_neighbours(index: Index) -> None:
     n = index.vectors.shape[0]
     k = min(CANDIDATES, n - 1)
-    # Candidates come from terms two incidents or more share: a term of one incident alone can
-    # find no neighbour, so it must not take a place among the few kept per incident.
-    shared = np.bincount(index.vectors.indices, minlength=index.vectors.shape[1]) >= 2
-    pruned = _pruned(index.vectors @ sp.diags(shared.astype(np.float32)), CANDIDATE_TERMS)
+    # Candidates come from terms that some but not many incidents share: a term of one
+    # incident alone finds no neighbour, and one in a large share of them tells none apart and
+    # makes the product dense (as a search engine's stop list); neither may take one of the few
+    # places kept per incident. Every candidate is then scored on all its terms.
+    frequency = np.bincount(index.vectors.indices, minlength=index.vectors.shape[1])
+    telling = (frequency >= 2) & (frequency <= max(CANDIDATE_MIN_COMMON, CANDIDATE_MAX_SHARE * n))
+    pruned = _pruned(index.vectors @ sp.diags(telling.astype(np.float32)), CANDIDATE_TERMS)
     pruned_t = pruned.T.tocsr()
     for start in range(0, n, CHUNK_ROWS):
         products = (pruned[start : start + CHUNK_ROWS] @ pruned_t).tocsr()
@@ -254,22 +259,16 @@ def clusters(index: Index, min_size: int) -> list[list[int]]:
     graph.eliminate_zeros()
     _count, labels = connected_components(graph, directed=False)
     sizes = np.bincount(labels)
-    # An incident left alone joins the group of its best neighbour when it is as close to it
-    # as the group's own members are to each other (its weakest link): mutual neighbours are
-    # too strict for one more near-copy of a large group (each member's best few are already
-    # other members), and that is how a growing problem looks.
-    edges = graph.tocoo()
-    weakest = np.full(n, np.inf, dtype=np.float32)
-    link_values = np.asarray(
-        sp.csr_matrix((strength, (rows, others)), shape=(n, n))[edges.row, edges.col]
-    ).ravel()
-    np.minimum.at(weakest, labels[edges.row], link_values)
-    best_slot = order[:, 0]
-    best = index.neighbours[np.arange(n), best_slot]
-    target = labels[np.where(best >= 0, best, 0)]
-    best_value = values[np.arange(n), best_slot]
-    joining = (sizes[labels] == 1) & (best >= 0) & (sizes[target] >= 2)
-    joining &= best_value >= weakest[target]
+    # An incident left alone joins a group when its best neighbours all belong to it, each
+    # strongly enough to link: mutual neighbours are too strict for one more near-copy of a
+    # tight group (each member's best few are already other members), and that is how a
+    # growing problem looks.
+    best = index.neighbours[np.arange(n)[:, None], order]  # n × MUTUAL_K, best first
+    best_values = values[np.arange(n)[:, None], order]
+    target = labels[np.where(best[:, 0] >= 0, best[:, 0], 0)]
+    same_group = (best >= 0) & (labels[np.where(best >= 0, best, 0)] == target[:, None])
+    joining = (sizes[labels] == 1) & (sizes[target] >= 2)
+    joining &= same_group.all(axis=1) & (best_values >= LINK_MIN_CORRECTED).all(axis=1)
     labels = labels.copy()
     labels[joining] = target[joining]
     sizes = np.bincount(labels)
