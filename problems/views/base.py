@@ -62,6 +62,45 @@ def display_name(user: Any) -> str:
     return str(user.get_full_name() or user.get_username())
 
 
+def action_panels(
+    page: Any, record: Any, *, bound: Panel | None = None, open_slug: str = ""
+) -> dict[str, Panel]:
+    """A form for each action the page offers on the record now, by slug; a bound form (the
+    one just posted) replaces its empty twin, and says whether its action still applies."""
+    panels: dict[str, Panel] = {
+        spec.slug: Panel(
+            spec,
+            page.make_form(spec, record),
+            page.action_url(record, spec.slug),
+            open=spec.slug == open_slug,
+        )
+        for spec in page.available(record)
+    }
+    if bound is not None:
+        bound.still_applies = bound.spec.slug in panels
+        panels[bound.spec.slug] = bound
+    return panels
+
+
+class RecordPage(TenantPageMixin, View):
+    """GET of a record page (problem, known error, suggestion): the record mixin renders it."""
+
+    page_roles = STAFF
+
+    @property
+    def is_htmx(self) -> bool:
+        return self.request.headers.get("HX-Request") == "true"
+
+    def get_record(self) -> Any:
+        raise NotImplementedError
+
+    def render_record(self, record: Any) -> HttpResponse:
+        raise NotImplementedError
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_record(self.get_record())
+
+
 class RecordActionPage(TenantPageMixin, View):
     """POST `<reference>/<action>/`: one action through its service. GET shows the record with
     that action's form open (a link that works without script). Subclasses name the record,

@@ -9,16 +9,14 @@ from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views import View
 
 from itsm.tenancy.models import MAX_NUMBER, Membership, Tenant, parse_reference
-from itsm.web.views import TenantPageMixin
 from problems import selectors
 from problems.choices import KnownErrorStatus, allowed_known_error_actions
 from problems.forms.actions import KNOWN_ERROR_ACTIONS, ActionSpec, VersionedForm
 from problems.models import KnownError
 from problems.views.articles import article_cards
-from problems.views.base import STAFF, Outcome, Panel, RecordActionPage
+from problems.views.base import Outcome, Panel, RecordActionPage, RecordPage, action_panels
 
 TEMPLATE = "problems/known_error.html"
 
@@ -97,18 +95,7 @@ class KnownErrorRecordMixin:
         open_slug: str = "",
     ) -> HttpResponse:
         outcome = outcome or Outcome()
-        panels = {
-            spec.slug: Panel(
-                spec,
-                self.make_form(spec, known_error),
-                self.action_url(known_error, spec.slug),
-                open=spec.slug == open_slug,
-            )
-            for spec in self.available(known_error)
-        }
-        if bound is not None:
-            bound.still_applies = bound.spec.slug in panels
-            panels[bound.spec.slug] = bound
+        panels = action_panels(self, known_error, bound=bound, open_slug=open_slug)
         context = {
             "tenant": self.tenant,
             "membership": self.membership,
@@ -122,17 +109,8 @@ class KnownErrorRecordMixin:
         return TemplateResponse(self.request, template, context, status=outcome.status)
 
 
-class KnownErrorRecordPage(KnownErrorRecordMixin, TenantPageMixin, View):
+class KnownErrorRecordPage(KnownErrorRecordMixin, RecordPage):
     """GET /t/<tenant>/known-errors/KE-000042/: the record."""
-
-    page_roles = STAFF
-
-    @property
-    def is_htmx(self) -> bool:  # type: ignore[override]
-        return self.request.headers.get("HX-Request") == "true"
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self.render_record(self.get_record())
 
 
 class KnownErrorActionPage(KnownErrorRecordMixin, RecordActionPage):

@@ -14,12 +14,10 @@ from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views import View
 
 from incidents import selectors as incident_selectors
 from incidents.choices import OPEN_STATUSES
 from itsm.tenancy.models import MAX_NUMBER, Membership, Tenant, parse_reference
-from itsm.web.views import TenantPageMixin
 from problems import selectors
 from problems.choices import (
     TERMINAL_PROBLEM_STATUSES,
@@ -38,7 +36,15 @@ from problems.forms.create import field_choices
 from problems.models import Problem, ProblemEvent
 from problems.services import LinkResult, RowResult
 from problems.views.articles import article_cards
-from problems.views.base import STAFF, Notice, Outcome, Panel, RecordActionPage, display_name
+from problems.views.base import (
+    Notice,
+    Outcome,
+    Panel,
+    RecordActionPage,
+    RecordPage,
+    action_panels,
+    display_name,
+)
 
 TEMPLATE = "problems/record/page.html"
 # Panels shown beside what they act on rather than in the actions column.
@@ -254,18 +260,7 @@ class ProblemRecordMixin:
         open_slug: str = "",
     ) -> HttpResponse:
         outcome = outcome or Outcome()
-        panels: dict[str, Panel] = {
-            spec.slug: Panel(
-                spec,
-                self.make_form(spec, problem),
-                self.action_url(problem, spec.slug),
-                open=spec.slug == open_slug,
-            )
-            for spec in self.available(problem)
-        }
-        if bound is not None:
-            bound.still_applies = bound.spec.slug in panels
-            panels[bound.spec.slug] = bound
+        panels = action_panels(self, problem, bound=bound, open_slug=open_slug)
         unlink = panels.pop(UNLINK, None)
         role = self.membership.role
         linked = list(selectors.problem_incidents(problem=problem))
@@ -315,17 +310,8 @@ def resolved_rows(rows: list[RowResult]) -> list[Notice]:
     return notices
 
 
-class ProblemRecordPage(ProblemRecordMixin, TenantPageMixin, View):
+class ProblemRecordPage(ProblemRecordMixin, RecordPage):
     """GET /t/<tenant>/problems/PRB-000042/: the record."""
-
-    page_roles = STAFF
-
-    @property
-    def is_htmx(self) -> bool:  # type: ignore[override]
-        return self.request.headers.get("HX-Request") == "true"
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self.render_record(self.get_record())
 
 
 class ProblemActionPage(ProblemRecordMixin, RecordActionPage):

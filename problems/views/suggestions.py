@@ -20,13 +20,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views import View
 
 from itsm.catalog import selectors as catalog_selectors
 from itsm.errors import ConflictError, InvalidInputError
 from itsm.tenancy.models import MAX_NUMBER, Membership, Tenant, parse_reference
 from itsm.web.queues import MAX_QUERY_LENGTH, Queue, QueuePage
-from itsm.web.views import TenantPageMixin
 from problems import selectors, services
 from problems.choices import SuggestionStatus, TrendRunStatus, TrendRunTrigger
 from problems.filters import SuggestionFilterSet
@@ -34,7 +32,16 @@ from problems.forms.actions import PROBLEM_MANAGERS, ActionSpec, VersionedForm
 from problems.forms.suggestions import SUGGESTION_ACTIONS
 from problems.models import Problem, ProblemSuggestion, TrendRun
 from problems.tasks import start_trend_run
-from problems.views.base import STAFF, Notice, Outcome, Panel, RecordActionPage, display_name
+from problems.views.base import (
+    STAFF,
+    Notice,
+    Outcome,
+    Panel,
+    RecordActionPage,
+    RecordPage,
+    action_panels,
+    display_name,
+)
 from problems.views.queues import words_match
 
 LIST_TEMPLATE = "problems/suggestions/list.html"
@@ -346,18 +353,7 @@ class SuggestionRecordMixin:
         open_slug: str = "",
     ) -> HttpResponse:
         outcome = outcome or Outcome()
-        panels: dict[str, Panel] = {
-            spec.slug: Panel(
-                spec,
-                self.make_form(spec, suggestion),
-                self.action_url(suggestion, spec.slug),
-                open=spec.slug == open_slug,
-            )
-            for spec in self.available(suggestion)
-        }
-        if bound is not None:
-            bound.still_applies = bound.spec.slug in panels
-            panels[bound.spec.slug] = bound
+        panels = action_panels(self, suggestion, bound=bound, open_slug=open_slug)
         evidence = Evidence.of(suggestion)
         context: dict[str, Any] = {
             "tenant": self.tenant,
@@ -380,17 +376,8 @@ class SuggestionRecordMixin:
         return TemplateResponse(self.request, template, context, status=outcome.status)
 
 
-class SuggestionRecordPage(SuggestionRecordMixin, TenantPageMixin, View):
+class SuggestionRecordPage(SuggestionRecordMixin, RecordPage):
     """GET /t/<tenant>/problems/suggestions/SUG-000042/: the suggestion."""
-
-    page_roles = STAFF
-
-    @property
-    def is_htmx(self) -> bool:  # type: ignore[override]
-        return self.request.headers.get("HX-Request") == "true"
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self.render_record(self.get_record())
 
 
 class SuggestionActionPage(SuggestionRecordMixin, RecordActionPage):
