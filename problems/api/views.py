@@ -521,6 +521,7 @@ class TrendRunViewSet(TenantReadOnlyViewSet):
 
     queryset = TrendRun.objects.none()
     serializer_class = s.TrendRunSerializer
+    ordering_fields = ["created_at", "id"]
     ordering = ["-created_at", "-id"]
     input_serializer_classes = {"create": s.EmptyInputSerializer}
     action_roles = {

@@ -472,6 +472,9 @@ TENANT_ADMIN_MODELS = {
     "notifications_notificationpreference": "edit",
     "problems_knownerror": "view",
     "problems_problem": "view",
+    "problems_problemsuggestion": "view",
+    "problems_trendrun": "view",
+    "problems_trendsettings": "edit",
     "tenancy_membership": "edit",
     "tenancy_team": "edit",
 }
