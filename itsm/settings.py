@@ -11,6 +11,7 @@ from pathlib import Path
 import django_stubs_ext
 import environ
 import pghistory
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -359,10 +360,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.schedule_incident_auto_close_task",
         "schedule": env.int("INCIDENT_AUTO_CLOSE_INTERVAL", default=15 * 60),
     },
-    # Trend analysis: problem suggestions from clusters of similar incidents, every tenant.
+    # Trend analysis: problem suggestions from clusters of similar incidents, every tenant, at
+    # fixed hours (not when beat starts: a restarted beat must not set every tenant's run off).
     "analyse-trends": {
         "task": "problems.tasks.schedule_trend_analysis_task",
-        "schedule": env.int("TREND_ANALYSIS_INTERVAL", default=6 * 3600),
+        "schedule": crontab(minute=17, hour=env.str("TREND_ANALYSIS_HOURS", default="*/6")),
     },
     "deliver-pending-notifications": {
         "task": "itsm.notifications.tasks.schedule_notification_delivery_task",
