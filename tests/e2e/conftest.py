@@ -129,6 +129,11 @@ def new_page(
         return page
 
     yield open_page
+    for page in pages:
+        # Cards load after their page (htmx): let their requests end before the test database
+        # is flushed, or a request still reading deadlocks the flush's TRUNCATE.
+        with suppress(Error):
+            page.wait_for_load_state("networkidle", timeout=5000)
     report = request.node.stash.get(_CALL_REPORT, None)
     try:
         if report is not None and report.failed:
