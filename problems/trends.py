@@ -79,7 +79,6 @@ class Index:
     neighbours: np.ndarray  # n × CANDIDATES positions (-1: none), best pair score first
     scores: np.ndarray  # n × CANDIDATES pair scores (-inf: none)
     hub: np.ndarray  # n hub scores
-    terms: np.ndarray  # feature names, for the evidence
 
 
 # --- Fitting -------------------------------------------------------------------------------------
@@ -92,10 +91,10 @@ def fit(records: Sequence[Record]) -> Index:
     descriptions = [
         _URL.sub(" ", record.description or "")[:DESCRIPTION_MAX_CHARS] for record in records
     ]
-    title_vectors, title_terms = _tfidf(
+    title_vectors = _tfidf(
         titles, analyzer="char_wb", ngram_range=TITLE_CHAR_NGRAMS, stop_words=None
     )
-    description_vectors, description_terms = _tfidf(
+    description_vectors = _tfidf(
         descriptions, analyzer="word", ngram_range=DESCRIPTION_WORD_NGRAMS, stop_words="english"
     )
     parts = [part for part in (title_vectors, description_vectors) if part.shape[1]]
@@ -113,7 +112,6 @@ def fit(records: Sequence[Record]) -> Index:
         neighbours=np.full((n, CANDIDATES), -1, dtype=np.int64),
         scores=np.full((n, CANDIDATES), -np.inf, dtype=np.float32),
         hub=np.zeros(n, dtype=np.float32),
-        terms=np.concatenate([title_terms, description_terms]),
     )
     if n > 1:
         _find_neighbours(index)
@@ -122,7 +120,7 @@ def fit(records: Sequence[Record]) -> Index:
 
 def _tfidf(
     texts: list[str], *, analyzer: str, ngram_range: tuple[int, int], stop_words: str | None
-) -> tuple[sp.csr_matrix, np.ndarray]:
+) -> sp.csr_matrix:
     vectorizer = TfidfVectorizer(
         analyzer=analyzer,
         ngram_range=ngram_range,
@@ -132,9 +130,9 @@ def _tfidf(
         dtype=np.float32,
     )
     try:
-        return vectorizer.fit_transform(texts).tocsr(), vectorizer.get_feature_names_out()
+        return vectorizer.fit_transform(texts).tocsr()
     except ValueError:  # no term at all (empty texts): nothing to compare on this side
-        return sp.csr_matrix((len(texts), 0), dtype=np.float32), np.array([], dtype=object)
+        return sp.csr_matrix((len(texts), 0), dtype=np.float32)
 
 
 def _time_penalty(days_a: np.ndarray, days_b: np.ndarray) -> np.ndarray:
