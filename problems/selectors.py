@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from incidents.choices import EventKind as IncidentEventKind
 from incidents.models import Incident, IncidentEvent, SlaClock
@@ -299,33 +299,43 @@ def trend_records(*, tenant: Tenant, since: datetime, until: datetime) -> list[t
     return [trends.Record(*row) for row in rows]
 
 
-def trend_incident_counts(*, tenant: Tenant, incident_ids: Sequence[int]) -> dict[str, int]:
-    """How much a group of incidents hurt: SEV1 and SEV2 among them, SLA clocks breached, and
-    reassignments (assignments and escalations after each incident's first)."""
-    incidents = Incident.objects.for_tenant(tenant).filter(pk__in=incident_ids)
-    priorities = incidents.aggregate(
-        sev1=Count("pk", filter=Q(priority=1)), sev2=Count("pk", filter=Q(priority=2))
+@dataclass(frozen=True)
+class IncidentHurt:
+    """What one incident cost, for a group's evidence."""
+
+    priority: int | None
+    breaches: int = 0
+    reassignments: int = 0  # assignments and escalations after its first
+
+
+def trend_incident_hurt(*, tenant: Tenant, incident_ids: Sequence[int]) -> dict[int, IncidentHurt]:
+    """Priority, SLA clocks breached and reassignments of each incident: three queries for every
+    group of a run together, not three per group."""
+    priorities = dict(
+        Incident.objects.for_tenant(tenant)
+        .filter(pk__in=incident_ids)
+        .values_list("pk", "priority")
     )
-    breaches = (
+    breaches = dict(
         SlaClock.objects.for_tenant(tenant)
         .filter(incident_id__in=incident_ids, breached_at__isnull=False)
-        .count()
+        .values("incident_id")
+        .annotate(count=Count("pk"))
+        .values_list("incident_id", "count")
     )
-    moves = (
+    moves = dict(
         IncidentEvent.objects.for_tenant(tenant)
         .filter(
             incident_id__in=incident_ids,
             kind__in=[IncidentEventKind.ASSIGNMENT, IncidentEventKind.ESCALATION],
         )
         .values("incident_id")
-        .annotate(moves=Count("pk"))
-        .values_list("moves", flat=True)
+        .annotate(count=Count("pk"))
+        .values_list("incident_id", "count")
     )
     return {
-        "sev1": priorities["sev1"],
-        "sev2": priorities["sev2"],
-        "sla_breaches": breaches,
-        "reassignments": sum(max(0, count - 1) for count in moves),
+        pk: IncidentHurt(priority, breaches.get(pk, 0), max(0, moves.get(pk, 0) - 1))
+        for pk, priority in priorities.items()
     }
 
 

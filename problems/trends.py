@@ -13,16 +13,19 @@ The method (chosen on labelled data: docs/trends.md has the candidates and figur
   best ten scores: an incident close to everything ("it does not work") scores lower with each,
   a lone one higher, so a score means the same in a dense set as in a sparse one.
 - **Neighbours, bounded.** Candidates come from a sparse product of pruned vectors (each
-  incident keeps its 24 heaviest features) in chunks of rows, so 100,000 incidents never make a
-  100,000² matrix; every candidate pair is then scored exactly.
+  incident keeps its heaviest terms among those some but not many incidents share) that keeps
+  only each row's best as it goes (sparse_dot_topn, on every core), so 100,000 incidents never
+  make a 100,000² matrix; every candidate pair is then scored exactly.
 - **Groups.** Two incidents are linked when each is among the other's two best neighbours by
-  the corrected score and that score is not negative (closer than both incidents' typical
-  neighbours); a suggestion is a connected component of those links. No global similarity
-  threshold: the rank rule and the corrected score follow the density of the data.
+  the corrected score and that score is at least 0.4; a suggestion is a connected component of
+  those links, and a lone incident joins a group that holds both its best neighbours. No global
+  similarity threshold on the raw score: ranks and the corrected score follow the density of
+  the data.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
+from sparse_dot_topn import sp_matmul_topn
 
 TITLE_CHAR_NGRAMS = (3, 5)  # character n-grams of the title, within words
 DESCRIPTION_WORD_NGRAMS = (1, 2)  # words and word pairs of the description
@@ -44,13 +48,14 @@ TIME_SCALE_DAYS = 7.0
 SAME_SERVICE_BONUS = 0.03  # small: text and time decide, the catalogue only tips the balance
 SAME_CATEGORY_BONUS = 0.02
 CANDIDATE_TERMS = 64  # features kept per incident to find candidates (bounds the cost)
-CANDIDATE_MAX_SHARE = 0.05  # terms in more incidents than this share do not find candidates
+CANDIDATE_MAX_SHARE = 0.01  # terms in more incidents than this share do not find candidates
 CANDIDATE_MIN_COMMON = 20  # … unless in no more than this many (small tenants)
-CANDIDATES = 30  # candidate neighbours per incident, each then scored exactly
+CANDIDATE_POOL = 60  # candidates per incident from the pruned product, each scored exactly
+CANDIDATES = 30  # the best of them kept per incident
 HUB_K = 10  # best scores averaged for an incident's hub score
 MUTUAL_K = 2  # linked only when each is among the other's MUTUAL_K best
 LINK_MIN_CORRECTED = 0.4  # and the corrected score is at least this
-CHUNK_ROWS = 2000  # rows per sparse product: bounds memory
+CANDIDATE_THREADS = len(os.sched_getaffinity(0))  # the product runs on every core given
 PAIR_STEP = 200_000  # candidate pairs scored at a time
 _URL = re.compile(r"https?://\S+")
 
@@ -167,31 +172,23 @@ def _pruned(vectors: sp.csr_matrix, keep: int) -> sp.csr_matrix:
 
 def _find_neighbours(index: Index) -> None:
     n = index.vectors.shape[0]
-    k = min(CANDIDATES, n - 1)
+    pool = min(CANDIDATE_POOL, n - 1)
     # Candidates come from terms that some but not many incidents share: a term of one
     # incident alone finds no neighbour, and one in a large share of them tells none apart and
     # makes the product dense (as a search engine's stop list); neither may take one of the few
-    # places kept per incident. Every candidate is then scored on all its terms.
+    # places kept per incident.
     frequency = np.bincount(index.vectors.indices, minlength=index.vectors.shape[1])
     telling = (frequency >= 2) & (frequency <= max(CANDIDATE_MIN_COMMON, CANDIDATE_MAX_SHARE * n))
     pruned = _pruned(index.vectors @ sp.diags(telling.astype(np.float32)), CANDIDATE_TERMS)
-    pruned_t = pruned.T.tocsr()
-    for start in range(0, n, CHUNK_ROWS):
-        products = (pruned[start : start + CHUNK_ROWS] @ pruned_t).tocsr()
-        rows = np.repeat(np.arange(products.shape[0]), np.diff(products.indptr)) + start
-        approx = products.data - _time_penalty(index.days[rows], index.days[products.indices])
-        approx[products.indices == rows] = -np.inf  # never one's own neighbour
-        for row in range(products.shape[0]):
-            begin, end = products.indptr[row], products.indptr[row + 1]
-            if end == begin:
-                continue
-            take = min(k, end - begin)
-            top = np.argpartition(-approx[begin:end], take - 1)[:take]
-            top = top[np.isfinite(approx[begin:end][top])]
-            index.neighbours[start + row, : len(top)] = products.indices[begin:end][top]
-    # Score every candidate pair exactly, each unordered pair once.
-    rows, slots = np.nonzero(index.neighbours >= 0)
-    others = index.neighbours[rows, slots]
+    # The product keeps each row's best as it goes (sparse_dot_topn, on every core): 100,000
+    # incidents never make a 100,000² matrix. One more than the pool, for the incident itself.
+    products = sp_matmul_topn(
+        pruned, pruned.T.tocsr(), top_n=pool + 1, n_threads=CANDIDATE_THREADS
+    ).tocoo()
+    outside = products.row != products.col
+    rows, others = products.row[outside].astype(np.int64), products.col[outside].astype(np.int64)
+    # Every candidate pair is then scored exactly (all terms, time, service, category), each
+    # unordered pair once, and the best CANDIDATES kept.
     keys = np.minimum(rows, others) * n + np.maximum(rows, others)
     unique, inverse = np.unique(keys, return_inverse=True)
     first, second = unique // n, unique % n
@@ -200,10 +197,13 @@ def _find_neighbours(index: Index) -> None:
         a, b = first[begin : begin + PAIR_STEP], second[begin : begin + PAIR_STEP]
         products = index.vectors[a].multiply(index.vectors[b]).sum(axis=1)
         cosines[begin : begin + PAIR_STEP] = np.asarray(products).ravel()
-    index.scores[rows, slots] = _pair_scores(index, rows, others, cosines[inverse])
-    order = np.argsort(-index.scores, axis=1)
-    index.neighbours = np.take_along_axis(index.neighbours, order, 1)
-    index.scores = np.take_along_axis(index.scores, order, 1)
+    scores = _pair_scores(index, rows, others, cosines[inverse])
+    order = np.lexsort((-scores, rows))
+    rows, others, scores = rows[order], others[order], scores[order]
+    slots = np.arange(len(rows)) - np.searchsorted(rows, rows)  # rank within its row
+    kept = slots < CANDIDATES
+    index.neighbours[rows[kept], slots[kept]] = others[kept]
+    index.scores[rows[kept], slots[kept]] = scores[kept]
     best = index.scores[:, :HUB_K]
     known = np.isfinite(best)
     totals = np.where(known, best, 0).sum(axis=1)

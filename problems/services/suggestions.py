@@ -165,7 +165,11 @@ class _Found:
 def _write_suggestions(
     tenant: Tenant, run: TrendRun, index: trends.Index, groups: list[list[int]]
 ) -> tuple[int, int]:
-    found = [_describe(tenant, index, members) for members in groups]
+    hurt = selectors.trend_incident_hurt(
+        tenant=tenant,
+        incident_ids=[index.records[position].id for members in groups for position in members],
+    )
+    found = [_describe(index, members, hurt) for members in groups]
     # incident -> its open suggestion; each dismissed suggestion's incidents
     links = SuggestionIncident.objects.for_tenant(tenant).filter(
         suggestion__status__in=[SuggestionStatus.OPEN, SuggestionStatus.DISMISSED]
@@ -263,7 +267,9 @@ def _write_neighbours(tenant: Tenant, run: TrendRun, index: trends.Index) -> Non
     )
 
 
-def _describe(tenant: Tenant, index: trends.Index, members: Sequence[int]) -> _Found:
+def _describe(
+    index: trends.Index, members: Sequence[int], hurt: dict[int, selectors.IncidentHurt]
+) -> _Found:
     """The evidence of a group: shared terms, services, categories, time span, and how much it
     hurt (SEV1/SEV2, SLA breaches, reassignments)."""
     records = [index.records[position] for position in members]
@@ -277,7 +283,10 @@ def _describe(tenant: Tenant, index: trends.Index, members: Sequence[int]) -> _F
         "first_at": created[0].isoformat(),
         "last_at": created[-1].isoformat(),
         "span_hours": round((created[-1] - created[0]).total_seconds() / 3600, 1),
-        **selectors.trend_incident_counts(tenant=tenant, incident_ids=ids),
+        "sev1": sum(hurt[i].priority == 1 for i in ids),
+        "sev2": sum(hurt[i].priority == 2 for i in ids),
+        "sla_breaches": sum(hurt[i].breaches for i in ids),
+        "reassignments": sum(hurt[i].reassignments for i in ids),
     }
     # The title that carries most of what they share stands for the group.
     central = max(records, key=lambda record: sum(term in record.title.lower() for term in terms))
