@@ -335,6 +335,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The timer sweep fires SLA warnings and breaches and every other kind of timer.
 TIMER_SWEEP_INTERVAL = env.float("TIMER_SWEEP_INTERVAL", default=5.0)  # seconds
 TIMER_SWEEP_BATCH = env.int("TIMER_SWEEP_BATCH", default=500)  # timers per transaction
+# Changes: how long before a scheduled change's planned start its owner is reminded.
+CHANGE_REMINDER_BEFORE = timedelta(minutes=env.int("CHANGE_REMINDER_MINUTES", default=60))
 # Notifications: the outbox sweep finds pending deliveries whose time has come (enqueue lost,
 # worker died, retry due); a failed attempt is retried after base, 2 × base, 4 × base ... seconds
 # (capped), and the delivery fails for good after the last attempt. A worker's claim on a batch

@@ -15,6 +15,8 @@ tenant_api_patterns = [
     path("", include("itsm.audit.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("problems.api.urls")),
+    path("", include("changes.api.urls")),
+    path("", include("changes.api.schedule_urls")),
     path("", include("knowledgebase.api.urls")),
 ]
 
@@ -23,6 +25,7 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("problems.urls")),
     path("", include("knowledgebase.urls")),
+    path("", include("changes.feed_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -15,6 +15,14 @@ from django.db.models import Model
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from changes.models import (
+    ApprovalRule,
+    BlackoutWindow,
+    CabMember,
+    CalendarFeedToken,
+    Change,
+    ChangeTemplate,
+)
 from incidents.models import Incident, SlaPolicy
 from itsm.audit.models import AuditEvent
 from itsm.calendars.models import BusinessCalendar
@@ -405,6 +413,78 @@ class ArticleFeedbackFactory(TenantOwnedFactory[ArticleFeedback]):
     is_helpful = True
 
 
+# --- Changes ----------------------------------------------------------------------------------
+
+
+class ChangeFactory(TenantOwnedFactory[Change]):
+    """A draft normal change, numbered as the service numbers it, owned by a change manager."""
+
+    class Meta:
+        model = Change
+
+    title = factory.Sequence(lambda n: f"Change {n}")
+    description = "Upgrade the mail relay."
+    owner = factory.LazyAttribute(
+        lambda obj: MembershipFactory(tenant=obj.tenant, role=MembershipRole.CHANGE_MANAGER).user
+    )
+    number = 0
+
+    @classmethod
+    def _create(cls, model_class: type[Change], *args: Any, **kwargs: Any) -> Change:
+        tenant = kwargs["tenant"]
+        with rls.tenant_scope(tenant.pk):
+            kwargs["number"] = allocate_number(tenant=tenant, key=Change.NUMBER_PREFIX)
+            return super()._create(model_class, *args, **kwargs)
+
+
+class ChangeTemplateFactory(TenantOwnedFactory[ChangeTemplate]):
+    class Meta:
+        model = ChangeTemplate
+
+    name = factory.Sequence(lambda n: f"Standard change {n}")
+    implementation_plan = "Restart the relay."
+
+
+class CabMemberFactory(TenantOwnedFactory[CabMember]):
+    class Meta:
+        model = CabMember
+
+    user = factory.LazyAttribute(
+        lambda obj: MembershipFactory(tenant=obj.tenant, role=MembershipRole.AGENT).user
+    )
+
+
+class ApprovalRuleFactory(TenantOwnedFactory[ApprovalRule]):
+    class Meta:
+        model = ApprovalRule
+        django_get_or_create = ("tenant", "change_type", "risk")
+
+    # (type, risk) is unique per tenant: successive rules take successive pairs (six, then
+    # the existing rule of the pair).
+    change_type = factory.Sequence(lambda n: ("normal", "emergency")[n // 3 % 2])
+    risk = factory.Sequence(lambda n: ("low", "medium", "high")[n % 3])
+    approvals_required = 3
+
+
+class BlackoutWindowFactory(TenantOwnedFactory[BlackoutWindow]):
+    """A day-long blackout of every service, in the future."""
+
+    class Meta:
+        model = BlackoutWindow
+
+    name = factory.Sequence(lambda n: f"Freeze {n}")
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    ends_at = factory.LazyAttribute(lambda obj: obj.starts_at + timedelta(days=1))
+
+
+class CalendarFeedTokenFactory(TenantOwnedFactory[CalendarFeedToken]):
+    class Meta:
+        model = CalendarFeedToken
+
+    user = factory.LazyAttribute(lambda obj: MembershipFactory(tenant=obj.tenant).user)
+    digest = factory.Sequence(lambda n: f"{n:064x}")
+
+
 FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     Membership: MembershipFactory,
     Team: TeamFactory,
@@ -429,4 +509,10 @@ FACTORIES: dict[type[Model], type[DjangoModelFactory[Any]]] = {
     ArticleRestriction: ArticleRestrictionFactory,
     ArticleUserObjectPermission: ArticleGrantFactory,
     ArticleFeedback: ArticleFeedbackFactory,
+    Change: ChangeFactory,
+    ChangeTemplate: ChangeTemplateFactory,
+    CabMember: CabMemberFactory,
+    ApprovalRule: ApprovalRuleFactory,
+    BlackoutWindow: BlackoutWindowFactory,
+    CalendarFeedToken: CalendarFeedTokenFactory,
 }
