@@ -10,7 +10,6 @@ from changes.errors import ChangeRequirementError, InvalidChangeTransitionError
 from changes.lifecycle import check_change_action, check_change_details
 from changes.timers import OVERRUN, REMINDER, reminder_before, step_meaning
 from itsm.tenancy import rls
-from itsm.timers.models import Timer
 from tests.changes.conftest import END, START, STATES, change_state, make_change
 
 # action -> {from status: to status}, and the types it is for.
@@ -159,13 +158,16 @@ def test_the_services_arm_the_schedule_timer_as_the_change_moves(cdesk):
     change = make_change(cdesk, "scheduled")
     with rls.tenant_scope(cdesk.tenant.pk):
         change.refresh_from_db()
-        timer = Timer.objects.get(pk=change.schedule_timer_id)
+        timer = change.schedule_timer
+        assert timer is not None
+        assert timer.step is not None
         # Then the reminder is due the configured time before the start
         assert (step_meaning(timer.step), timer.fire_at) == (REMINDER, START - reminder_before())
 
         # When it starts, the overrun is armed for the end of the window
         services.change_start(tenant=cdesk.tenant, change_id=change.pk, actor=cdesk.manager)
         timer.refresh_from_db()
+        assert timer.step is not None
         assert (step_meaning(timer.step), timer.fire_at) == (OVERRUN, END)
 
         # When it is completed, nothing is due any more
