@@ -305,6 +305,11 @@ SPECTACULAR_SETTINGS = {
         "SlaClockKindEnum": "incidents.choices.SlaClockKind",
         "ArticleStatusEnum": "knowledgebase.choices.ArticleStatus",
         "ArticleAudienceEnum": "knowledgebase.choices.ArticleAudience",
+        "ChangeTypeEnum": "changes.choices.ChangeType",
+        "ChangeStatusEnum": "changes.choices.ChangeStatus",
+        "ApprovedChangeTypeEnum": ["normal", "emergency"],  # types that ask for approval
+        "RiskFactorEnum": "changes.choices.RiskFactor",
+        "ApprovalBoardEnum": "changes.choices.ApprovalBoard",
     },
 }
 

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from changes import blackouts, feeds
+from changes.api.serializers import ConflictSerializer
 from changes.calendar import MAX_WINDOW, CalendarWindow, calendar_window
 from changes.models import BlackoutWindow, CalendarFeedToken, Change
 from itsm.api.fields import TenantSlugRelatedField
@@ -37,14 +38,6 @@ FEED_URL_NAME: Final = "changes-feed:calendar"
 # --- Serializers ---------------------------------------------------------------------------------
 
 
-class ConflictSerializer(serializers.Serializer[Any]):
-    kind = serializers.CharField()
-    message = serializers.CharField()
-    reference = serializers.CharField()
-    starts_at = serializers.DateTimeField(allow_null=True)
-    ends_at = serializers.DateTimeField(allow_null=True)
-
-
 class CalendarChangeSerializer(serializers.Serializer[Any]):
     """A change on the calendar, with what stands in its way."""
 
@@ -55,14 +48,16 @@ class CalendarChangeSerializer(serializers.Serializer[Any]):
     risk = serializers.CharField(source="change.risk")
     planned_start = serializers.DateTimeField(source="change.planned_start")
     planned_end = serializers.DateTimeField(source="change.planned_end")
-    owner: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        source="change.owner", slug_field="username", read_only=True
-    )
-    implementer: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        source="change.implementer", slug_field="username", read_only=True
-    )
+    owner = serializers.SerializerMethodField()
+    implementer = serializers.SerializerMethodField()
     services = serializers.SerializerMethodField()
     conflicts = ConflictSerializer(many=True)
+
+    def get_owner(self, entry: Any) -> str | None:
+        return entry.change.owner.username if entry.change.owner else None
+
+    def get_implementer(self, entry: Any) -> str | None:
+        return entry.change.implementer.username if entry.change.implementer else None
 
     @extend_schema_field(serializers.ListField(child=serializers.SlugField()))
     def get_services(self, entry: Any) -> list[str]:

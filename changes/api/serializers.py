@@ -177,11 +177,11 @@ class EmptyInputSerializer(InputSerializer):
     """An action that takes no input."""
 
 
-class NoteInputSerializer(InputSerializer):
+class ChangeNoteInputSerializer(InputSerializer):
     note = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
 
 
-class CloseInputSerializer(NoteInputSerializer):
+class CloseInputSerializer(ChangeNoteInputSerializer):
     outcome = serializers.ChoiceField(choices=ChangeOutcome.choices)
 
 
@@ -223,7 +223,7 @@ class IncidentsInputSerializer(InputSerializer):
     incidents = _references("Incident references (INC-000042).")
 
 
-class LinkResultSerializer(serializers.Serializer[Any]):
+class ChangeLinkResultSerializer(serializers.Serializer[Any]):
     changed = serializers.ListField(child=serializers.CharField())
     unchanged = serializers.ListField(child=serializers.CharField())
 

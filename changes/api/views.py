@@ -67,7 +67,7 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
         "request_approval": s.EmptyInputSerializer,
         "schedule": s.EmptyInputSerializer,
         "start": s.EmptyInputSerializer,
-        "complete": s.NoteInputSerializer,
+        "complete": s.ChangeNoteInputSerializer,
         "close": s.CloseInputSerializer,
         "cancel": s.CancelInputSerializer,
         "assess_risk": s.RiskInputSerializer,
@@ -189,25 +189,25 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
         """Reject with a comment: the change goes back to draft."""
         return self._decide(services.change_reject)
 
-    @extend_schema(responses=s.LinkResultSerializer)
+    @extend_schema(responses=s.ChangeLinkResultSerializer)
     @action(detail=True, methods=["post"], url_path="link-problems")
     def link_problems(self, request: Request, **kwargs: Any) -> Response:
         """Link the problems and known errors the change fixes, by reference, all or none."""
         return self._link(services.change_link_problems)
 
-    @extend_schema(responses=s.LinkResultSerializer)
+    @extend_schema(responses=s.ChangeLinkResultSerializer)
     @action(detail=True, methods=["post"], url_path="unlink-problems")
     def unlink_problems(self, request: Request, **kwargs: Any) -> Response:
         """Unlink problems and known errors by reference."""
         return self._link(services.change_unlink_problems)
 
-    @extend_schema(responses=s.LinkResultSerializer)
+    @extend_schema(responses=s.ChangeLinkResultSerializer)
     @action(detail=True, methods=["post"], url_path="record-incidents")
     def record_incidents(self, request: Request, **kwargs: Any) -> Response:
         """Record incidents the change caused, by reference, all or none."""
         return self._link(services.change_record_incidents)
 
-    @extend_schema(responses=s.LinkResultSerializer)
+    @extend_schema(responses=s.ChangeLinkResultSerializer)
     @action(detail=True, methods=["post"], url_path="unrecord-incidents")
     def unrecord_incidents(self, request: Request, **kwargs: Any) -> Response:
         """Unrecord incidents recorded in error."""
@@ -279,7 +279,7 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
             expected_version=self.expected_version(change),
             **self.validated_input(),
         )
-        return Response(s.LinkResultSerializer(asdict(result)).data)
+        return Response(s.ChangeLinkResultSerializer(asdict(result)).data)
 
     def _reloaded(self, pk: int) -> Change:
         return selectors.change_list(tenant=self.tenant).get(pk=pk)
