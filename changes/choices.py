@@ -7,6 +7,8 @@ from typing import Final
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from itsm.tenancy.choices import MembershipRole
+
 
 class ChangeType(models.TextChoices):
     STANDARD = "standard", _("Standard")  # pre-approved, from a template
@@ -155,3 +157,9 @@ class ChangeEventKind(models.TextChoices):
 
 SCHEDULE_TIMER_KIND: Final = "change_schedule"  # reminders before the start, overrun (timers.py)
 APPROVE_PERMISSION: Final = "approve_change"  # the guardian object permission of an approver
+
+
+# Who may do what (docs/changes.md, "Roles"); the API's action roles and the pages' actions both
+# read these. Approvers are any staff role: the change's approver grant decides who may.
+CHANGE_MANAGERS: Final = frozenset({MembershipRole.CHANGE_MANAGER, MembershipRole.TENANT_ADMIN})
+PROBLEM_LINKERS: Final = CHANGE_MANAGERS | {MembershipRole.PROBLEM_MANAGER}

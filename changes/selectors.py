@@ -13,6 +13,8 @@ from changes.models import (
     Change,
     ChangeApproval,
     ChangeEvent,
+    ChangeFix,
+    ChangeIncident,
     ChangeService,
     ChangeTemplate,
     ChangeUserObjectPermission,
@@ -33,17 +35,54 @@ def change_list(*, tenant: Tenant, membership: Membership | None = None) -> Quer
     queries (services in one batch)."""
     if not _sees_changes(membership):
         return Change.objects.none()
+    services: Prefetch[Any] = Prefetch(
+        "service_links",
+        queryset=ChangeService.objects.for_tenant(tenant)
+        .select_related("service")
+        .order_by("service__slug"),
+    )
+    # Both ends of a link show it: the change names what it fixes and the incidents it caused.
+    fixes: Prefetch[Any] = Prefetch(
+        "fixes",
+        queryset=ChangeFix.objects.for_tenant(tenant)
+        .select_related("problem", "known_error")
+        .order_by("id"),
+    )
+    caused: Prefetch[Any] = Prefetch(
+        "caused_incidents",
+        queryset=ChangeIncident.objects.for_tenant(tenant)
+        .select_related("incident")
+        .order_by("incident__number"),
+    )
     return (
         Change.objects.for_tenant(tenant)
         .select_related("owner", "implementer", "template")
-        .prefetch_related(
-            Prefetch(
-                "service_links",
-                queryset=ChangeService.objects.for_tenant(tenant)
-                .select_related("service")
-                .order_by("service__slug"),
-            )
-        )
+        .prefetch_related(services, fixes, caused)
+    )
+
+
+def problem_changes(
+    *,
+    tenant: Tenant,
+    membership: Membership | None = None,
+    problem: Any = None,
+    known_error: Any = None,
+) -> QuerySet[Change]:
+    """The changes that fix a problem (or a known error), newest first."""
+    changes = change_list(tenant=tenant, membership=membership)
+    if problem is not None:
+        changes = changes.filter(fixes__problem=problem)
+    if known_error is not None:
+        changes = changes.filter(fixes__known_error=known_error)
+    return changes.order_by("-created_at", "-id")
+
+
+def incident_changes(
+    *, tenant: Tenant, membership: Membership | None = None, incident: Any
+) -> QuerySet[Change]:
+    """The change recorded as having caused an incident (none or one)."""
+    return change_list(tenant=tenant, membership=membership).filter(
+        caused_incidents__incident=incident
     )
 
 

@@ -22,16 +22,16 @@ from rest_framework.response import Response
 from changes import blackouts, feeds
 from changes.api.serializers import ConflictSerializer
 from changes.calendar import MAX_WINDOW, CalendarWindow, calendar_window
+from changes.choices import CHANGE_MANAGERS
 from changes.models import BlackoutWindow, CalendarFeedToken, Change
 from itsm.api.fields import TenantSlugRelatedField
 from itsm.api.filters import StableOrderingFilter
 from itsm.api.serializers import InputSerializer
 from itsm.api.views import TenantModelViewSet, TenantScopedViewSet
 from itsm.catalog.models import Service
-from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
+from itsm.tenancy.choices import STAFF_ROLES
 from itsm.tenancy.models import Tenant
 
-CHANGE_MANAGERS: Final = frozenset({MembershipRole.CHANGE_MANAGER, MembershipRole.TENANT_ADMIN})
 FEED_URL_NAME: Final = "changes-feed:calendar"
 
 
@@ -247,7 +247,7 @@ class CalendarFeedTokenViewSet(TenantScopedViewSet):
     input_serializer_classes = {"create": FeedTokenIssueSerializer}
 
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[CalendarFeedToken]:
-        return CalendarFeedToken.objects.for_tenant(tenant).filter(user_id=self.request.user.pk)
+        return feeds.feed_token_list(tenant=tenant, user=self.request.user)
 
     @extend_schema(request=FeedTokenIssueSerializer, responses={201: FeedTokenIssuedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -45,6 +45,9 @@ class ChangeReadSerializer(serializers.ModelSerializer[Change]):
     owner = _username()
     implementer = _username()
     allowed_actions = serializers.SerializerMethodField()
+    fixes_problems = serializers.SerializerMethodField()
+    fixes_known_errors = serializers.SerializerMethodField()
+    caused_incidents = serializers.SerializerMethodField()
 
     class Meta:
         model = Change
@@ -57,6 +60,9 @@ class ChangeReadSerializer(serializers.ModelSerializer[Change]):
             "allowed_actions",
             "outcome",
             "services",
+            "fixes_problems",
+            "fixes_known_errors",
+            "caused_incidents",
             "planned_start",
             "planned_end",
             "actual_start",
@@ -89,6 +95,43 @@ class ChangeReadSerializer(serializers.ModelSerializer[Change]):
 
     def get_allowed_actions(self, change: Change) -> list[str]:
         return [str(a) for a in allowed_change_actions(change.status, change.change_type)]
+
+    # The links (prefetched by the selector), by reference: PRB-…, KE-…, INC-….
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_fixes_problems(self, change: Change) -> list[str]:
+        return [fix.problem.reference for fix in change.fixes.all() if fix.problem is not None]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_fixes_known_errors(self, change: Change) -> list[str]:
+        return [
+            fix.known_error.reference for fix in change.fixes.all() if fix.known_error is not None
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_caused_incidents(self, change: Change) -> list[str]:
+        return [link.incident.reference for link in change.caused_incidents.all()]
+
+
+class LinkedChangeSerializer(serializers.ModelSerializer[Change]):
+    """A change as the other end of a link shows it (a problem's fixes, an incident's cause)."""
+
+    reference = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Change
+        fields = [
+            "reference",
+            "title",
+            "change_type",
+            "status",
+            "outcome",
+            "risk",
+            "planned_start",
+            "planned_end",
+            "closed_at",
+        ]
+        read_only_fields = fields
 
 
 class ConflictSerializer(serializers.Serializer[Any]):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Final
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -26,10 +26,14 @@ from rest_framework.response import Response
 
 from changes import selectors, services
 from changes.api import serializers as s
+from changes.choices import CHANGE_MANAGERS, PROBLEM_LINKERS
 from changes.filters import ChangeFilterSet
 from changes.models import ApprovalRule, CabMember, Change, ChangeTemplate
 from changes.schedule import Conflict
+from incidents.models import Incident
+from incidents.selectors import incident_list
 from itsm.api.views import (
+    NumberedRecordScope,
     NumberedRecordViewSet,
     TenantCreateMixin,
     TenantDestroyMixin,
@@ -37,11 +41,10 @@ from itsm.api.views import (
     TenantReadOnlyViewSet,
     TenantUpdateMixin,
 )
-from itsm.tenancy.choices import STAFF_ROLES, MembershipRole
+from itsm.tenancy.choices import STAFF_ROLES
 from itsm.tenancy.models import Tenant
-
-CHANGE_MANAGERS: Final = frozenset({MembershipRole.CHANGE_MANAGER, MembershipRole.TENANT_ADMIN})
-PROBLEM_LINKERS: Final = CHANGE_MANAGERS | {MembershipRole.PROBLEM_MANAGER}
+from problems.models import KnownError, Problem
+from problems.selectors import known_error_list, problem_list
 
 
 class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet):
@@ -414,4 +417,70 @@ class ApprovalRuleViewSet(TenantModelViewSet):
     def perform_destroy_service(self, instance: ApprovalRule) -> None:
         services.approval_rule_delete(
             tenant=self.tenant, rule_id=instance.pk, actor=self.request.user
+        )
+
+
+# --- The other ends of the links (problems and incidents cannot import changes) ----------------
+
+
+class _LinkedChangesScope(NumberedRecordScope):
+    """`GET <records>/<reference>/changes/`: the changes linked to a record of a lower app."""
+
+    serializer_class = s.LinkedChangeSerializer
+    # Requesters see nothing of change management (403), as on the changes themselves.
+    action_roles = {"changes": STAFF_ROLES}
+
+    def linked_changes(self, record: Any) -> QuerySet[Change]:
+        raise NotImplementedError
+
+    @extend_schema(responses=s.LinkedChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def changes(self, request: Request, **kwargs: Any) -> Response:
+        found = self.linked_changes(self.get_object())
+        return Response(s.LinkedChangeSerializer(found, many=True).data)
+
+
+class ProblemChangesViewSet(_LinkedChangesScope):
+    """The changes that fix a problem (`problems/PRB-…/changes/`)."""
+
+    model = Problem
+    queryset = Problem.objects.none()
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Problem]:
+        return problem_list(tenant=tenant, membership=self.request.membership)
+
+    def linked_changes(self, record: Any) -> QuerySet[Change]:
+        return selectors.problem_changes(
+            tenant=self.tenant, membership=self.request.membership, problem=record
+        )
+
+
+class KnownErrorChangesViewSet(_LinkedChangesScope):
+    """The changes that fix a known error (`known-errors/KE-…/changes/`)."""
+
+    model = KnownError
+    queryset = KnownError.objects.none()
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[KnownError]:
+        return known_error_list(tenant=tenant, membership=self.request.membership)
+
+    def linked_changes(self, record: Any) -> QuerySet[Change]:
+        return selectors.problem_changes(
+            tenant=self.tenant, membership=self.request.membership, known_error=record
+        )
+
+
+class IncidentChangesViewSet(_LinkedChangesScope):
+    """The change recorded as the cause of an incident (`incidents/INC-…/changes/`: none or
+    one)."""
+
+    model = Incident
+    queryset = Incident.objects.none()
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
+        return incident_list(tenant=tenant, membership=self.request.membership)
+
+    def linked_changes(self, record: Any) -> QuerySet[Change]:
+        return selectors.incident_changes(
+            tenant=self.tenant, membership=self.request.membership, incident=record
         )
