@@ -103,7 +103,7 @@ def calendar_window(*, tenant: Tenant, start: datetime, end: datetime) -> Calend
     blackouts = _blackouts_with_services(
         tenant, calendar_blackouts(tenant=tenant, start=start, end=end)
     )
-    _attach_conflicts(tenant, [entry for entry in listed if entry.change.status in FEED_STATUSES])
+    attach_conflicts(tenant, [entry for entry in listed if entry.change.status in FEED_STATUSES])
     service_ids = {sid for entry in listed for sid in entry.service_ids} | {
         sid for blackout in blackouts for sid in blackout.service_ids
     }
@@ -142,7 +142,7 @@ def _blackouts_with_services(
     return [CalendarBlackout(window, services_of.get(window.pk, [])) for window in windows]
 
 
-def _attach_conflicts(tenant: Tenant, entries: list[CalendarChange]) -> None:
+def attach_conflicts(tenant: Tenant, entries: list[CalendarChange]) -> None:
     """Fill in the conflicts of every entry: four queries for the lot."""
     entries = [e for e in entries if e.change.planned_start and e.change.planned_end]
     if not entries:

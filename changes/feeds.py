@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from changes.models import CalendarFeedToken
 from itsm.errors import NotFoundError
@@ -37,6 +38,11 @@ class IssuedFeedToken:
 
 def feed_token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def feed_token_list(*, tenant: Tenant, user: Any) -> QuerySet[CalendarFeedToken]:
+    """The member's feed tokens in this tenant (at most one: issuing again replaces it)."""
+    return CalendarFeedToken.objects.for_tenant(tenant).filter(user_id=user.pk)
 
 
 @transaction.atomic

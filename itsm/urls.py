@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("problems.urls")),
     path("", include("knowledgebase.urls")),
+    path("", include("changes.urls")),
     path("", include("changes.feed_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

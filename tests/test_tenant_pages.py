@@ -16,6 +16,7 @@ from itsm.tenancy.models import Tenant
 from knowledgebase.choices import ArticleAudience
 from tests.factories import (
     ArticleFactory,
+    ChangeFactory,
     IncidentFactory,
     KnownErrorFactory,
     ProblemFactory,
@@ -93,6 +94,20 @@ PAGE_OBJECTS: dict[str, Callable[[Tenant, Any], dict[str, Any]]] = {
     "problems:suggestion-action": lambda tenant, user: {
         "reference": ProblemSuggestionFactory(tenant=tenant).reference,
         "action": "dismiss",
+    },
+    "changes:detail": lambda tenant, user: {"reference": ChangeFactory(tenant=tenant).reference},
+    "changes:action": lambda tenant, user: {
+        "reference": ChangeFactory(tenant=tenant).reference,
+        "action": "submit",
+    },
+    "changes:problem-changes": lambda tenant, user: {
+        "reference": ProblemFactory(tenant=tenant).reference
+    },
+    "changes:known-error-changes": lambda tenant, user: {
+        "reference": KnownErrorFactory(tenant=tenant).reference
+    },
+    "changes:incident-changes": lambda tenant, user: {
+        "reference": IncidentFactory(tenant=tenant, reported_by=user).reference
     },
     "web:saved-view-delete": lambda tenant, user: {
         "pk": SavedViewFactory(tenant=tenant, user=user).pk

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import time
+from zoneinfo import ZoneInfo
 
 from itsm.calendars.business_time import BusinessSchedule
 from itsm.calendars.models import BusinessCalendar
+from itsm.tenancy.models import Tenant
 
 TWENTY_FOUR_SEVEN = BusinessSchedule()
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def tenant_time_zone(*, tenant: Tenant | int) -> ZoneInfo:
+    """The zone a tenant's local times are shown and entered in: that of its business
+    calendars when they all share one, else UTC. A tenant has no time-zone setting of its own;
+    its business calendars are where it says which local time it works in."""
+    zones = set(
+        BusinessCalendar.objects.for_tenant(tenant).values_list("time_zone", flat=True)[:50]
+    )
+    return ZoneInfo(zones.pop()) if len(zones) == 1 else UTC_ZONE
 
 
 def calendar_schedule(*, calendar: BusinessCalendar | None) -> BusinessSchedule:

@@ -33,7 +33,9 @@ from itsm.web.selectors import saved_view_list
 from itsm.web.services import saved_query, saved_view_delete, saved_view_save
 
 # The pages whose views can be saved (URL names taking the tenant slug).
-QUEUE_PAGES = frozenset({"incidents:list", "problems:list", "problems:known-errors"})
+QUEUE_PAGES = frozenset(
+    {"incidents:list", "problems:list", "problems:known-errors", "changes:list"}
+)
 
 
 @login_required

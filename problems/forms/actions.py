@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 from django import forms
@@ -200,19 +201,30 @@ class ActionSpec:
     done: str = "Done."
 
 
-def _lifecycle(
-    action: ProblemAction, slug: str, form: type[forms.Form], service: Callable[..., Any], **kw: Any
+def lifecycle_spec(
+    action: Any,
+    slug: str,
+    form: type[forms.Form],
+    service: Callable[..., Any],
+    *,
+    roles: frozenset[str],
+    **kw: Any,
 ) -> ActionSpec:
+    """An action of a lifecycle table (a TextChoices verb): labelled by it, and named by it in
+    the API and in the table."""
     return ActionSpec(
         slug,
         str(action.label),
         form,
         service,
-        PROBLEM_MANAGERS,
+        roles,
         api_action=str(action),
         lifecycle=str(action),
         **kw,
     )
+
+
+_lifecycle = partial(lifecycle_spec, roles=PROBLEM_MANAGERS)
 
 
 ACTIONS: dict[str, ActionSpec] = {

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from itsm.tenancy.models import MAX_NUMBER, Membership, Tenant, parse_reference
+from itsm.web import workspace
 from problems import selectors
 from problems.choices import KnownErrorStatus, allowed_known_error_actions
 from problems.forms.actions import KNOWN_ERROR_ACTIONS, ActionSpec, VersionedForm
@@ -19,6 +20,21 @@ from problems.views.articles import article_cards
 from problems.views.base import Outcome, Panel, RecordActionPage, RecordPage, action_panels
 
 TEMPLATE = "problems/known_error.html"
+
+
+def known_error_of(tenant: Tenant, membership: Membership, reference: str) -> KnownError:
+    """The known error the member may see, by reference; else 404."""
+    number = parse_reference(KnownError.NUMBER_PREFIX, reference)
+    known_error = (
+        selectors.known_error_list(tenant=tenant, membership=membership)
+        .filter(number=number)
+        .first()
+        if number is not None and number <= MAX_NUMBER
+        else None
+    )
+    if known_error is None:
+        raise Http404("No such known error.")
+    return known_error
 
 
 class KnownErrorRecordMixin:
@@ -32,17 +48,7 @@ class KnownErrorRecordMixin:
     is_htmx: bool
 
     def get_record(self) -> KnownError:
-        number = parse_reference(KnownError.NUMBER_PREFIX, self.kwargs["reference"])
-        known_error = (
-            selectors.known_error_list(tenant=self.tenant, membership=self.membership)
-            .filter(number=number)
-            .first()
-            if number is not None and number <= MAX_NUMBER
-            else None
-        )
-        if known_error is None:
-            raise Http404("No such known error.")
-        return known_error
+        return known_error_of(self.tenant, self.membership, self.kwargs["reference"])
 
     def detail_url(self, known_error: KnownError) -> str:
         return reverse("problems:known-error", args=[self.tenant.slug, known_error.reference])
@@ -100,7 +106,13 @@ class KnownErrorRecordMixin:
             "tenant": self.tenant,
             "membership": self.membership,
             "known_error": known_error,
-            "article_cards": article_cards(self.tenant.slug, known_error),
+            # Its own articles card, then those of higher apps (changes that fix it).
+            "article_cards": [
+                *article_cards(self.tenant.slug, known_error),
+                *workspace.cards_for(
+                    "known_error", self.tenant, self.membership.role, known_error.reference
+                ),
+            ],
             "panels": list(panels.values()),
             "notices": outcome.notices,
             "changes": outcome.changes,

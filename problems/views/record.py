@@ -18,6 +18,7 @@ from django.urls import reverse
 from incidents import selectors as incident_selectors
 from incidents.choices import OPEN_STATUSES
 from itsm.tenancy.models import MAX_NUMBER, Membership, Tenant, parse_reference
+from itsm.web import workspace
 from problems import selectors
 from problems.choices import (
     TERMINAL_PROBLEM_STATUSES,
@@ -283,7 +284,11 @@ class ProblemRecordMixin:
                 .order_by("number")
             ),
             "timeline": entries(selectors.problem_timeline(problem=problem)),
-            "article_cards": article_cards(self.tenant.slug, problem),
+            # Its own articles card, then those of higher apps (changes that fix it).
+            "article_cards": [
+                *article_cards(self.tenant.slug, problem),
+                *workspace.cards_for("problem", self.tenant, role, problem.reference),
+            ],
             "panels": list(panels.values()),
             "unlink": unlink,
             "may_link": role in LINKERS and problem.status not in TERMINAL_PROBLEM_STATUSES,

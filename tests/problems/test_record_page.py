@@ -5,10 +5,8 @@ roles of each action (the same as the API's)."""
 from typing import Any
 
 import pytest
-from django.urls import reverse
 
 from incidents.models import IncidentEvent
-from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole
 from problems import services
@@ -19,8 +17,7 @@ from problems.models import KnownError, Problem, ProblemEvent
 from tests.factories import FACTORIES, KnownErrorFactory, ProblemFactory
 from tests.incidents.conftest import make_incident
 from tests.problems.conftest import make_known_error, make_problem, problem_state
-from tests.security.sweep import ANONYMOUS, NON_MEMBER, ROLES
-from tests.test_tenant_isolation import _snapshot
+from tests.security.sweep import assert_record_action_roles
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -421,7 +418,6 @@ def test_the_page_grants_each_action_to_the_roles_the_api_does():
         assert spec.roles == SuggestionViewSet.action_roles[spec.api_action], spec.slug
 
 
-CALLERS: list[str] = [*ROLES, ANONYMOUS, NON_MEMBER]
 RECORD_ACTIONS = [("problems:action", slug) for slug in ACTIONS] + [
     ("problems:known-error-action", slug) for slug in KNOWN_ERROR_ACTIONS
 ]
@@ -432,42 +428,18 @@ def test_each_caller_gets_what_a_record_action_grants(
     client, tenant_a, tenant_b, make_member, url_name, action
 ):
     # The actions declare their roles in problems.forms.actions (held equal to the API above).
-    specs = ACTIONS if url_name == "problems:action" else KNOWN_ERROR_ACTIONS
-    granted = specs[action].roles
-    outsider = make_member(tenant_b, ROLES[-1])
-    for caller in CALLERS:
-        # Given a problem (or known error) of A
-        member = make_member(tenant_a, caller) if caller in ROLES else outsider
-        factory = FACTORIES[Problem] if url_name == "problems:action" else KnownErrorFactory
-        url = reverse(
-            url_name,
-            kwargs={
-                TENANT_URL_KWARG: tenant_a.slug,
-                "reference": factory(tenant=tenant_a).reference,
-                "action": action,
-            },
-        )
-        client.logout()
-        if caller != ANONYMOUS:
-            client.force_login(member)
-        before = _snapshot(tenant_a)
-
-        # When the caller posts the action with an empty form
-        response = client.post(url, data={})
-
-        # Then refused callers are refused as pages refuse them, and nothing changes
-        status = response.status_code
-        where = (action, caller, status)
-        if caller == ANONYMOUS:
-            assert status == 302, where
-            assert response["Location"].startswith("/accounts/login/"), where
-        elif caller == NON_MEMBER:
-            assert status == 404, where
-        elif caller not in granted:
-            assert status == 403, where
-        else:
-            assert status == 400, where  # granted: only the empty form is refused
-        assert _snapshot(tenant_a) == before, where
+    problems = url_name == "problems:action"
+    factory = FACTORIES[Problem] if problems else KnownErrorFactory
+    assert_record_action_roles(
+        client,
+        tenant_a,
+        tenant_b,
+        make_member,
+        url_name=url_name,
+        action=action,
+        granted=(ACTIONS if problems else KNOWN_ERROR_ACTIONS)[action].roles,
+        make_reference=lambda tenant, user: factory(tenant=tenant).reference,
+    )
 
 
 def test_a_requester_cannot_post_an_action(pdesk, client):

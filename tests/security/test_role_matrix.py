@@ -18,11 +18,16 @@ from itsm.api.views import TENANT_URL_KWARG
 from itsm.tenancy import rls
 from itsm.tenancy.models import Membership
 from tests.factories import FACTORIES
-from tests.security.sweep import ANONYMOUS, NON_MEMBER, ROLES, visible_to
+from tests.security.sweep import (
+    ANONYMOUS,
+    CALLERS,
+    NON_MEMBER,
+    ROLES,
+    assert_record_action_roles,
+    visible_to,
+)
 from tests.test_tenant_isolation import ROUTES, _route_id, _snapshot
 from tests.test_tenant_pages import PAGES, page_url, request
-
-CALLERS: list[str] = [*ROLES, ANONYMOUS, NON_MEMBER]
 
 
 def _membership(user, tenant) -> Membership:
@@ -115,38 +120,15 @@ def test_each_caller_gets_what_a_record_action_grants(
 ):
     # The record page's actions declare their roles in incidents.forms.actions.ACTIONS (held
     # equal to the API's action_roles by tests/incidents/test_record_page.py).
-    granted = ACTIONS[action].roles
-    outsider = make_member(tenant_b, ROLES[-1])
-    for caller in CALLERS:
-        # Given an incident of A that the caller reported (so that a requester sees it)
-        member = make_member(tenant_a, caller) if caller in ROLES else outsider
-        incident = FACTORIES[Incident](tenant=tenant_a, reported_by=member)
-        url = reverse(
-            "incidents:action",
-            kwargs={
-                TENANT_URL_KWARG: tenant_a.slug,
-                "reference": incident.reference,
-                "action": action,
-            },
-        )
-        client.logout()
-        if caller != ANONYMOUS:
-            client.force_login(member)
-        before = _snapshot(tenant_a)
-
-        # When the caller posts the action with an empty form
-        response = client.post(url, data={})
-
-        # Then refused callers are refused as pages refuse them, and nothing changes
-        status = response.status_code
-        where = (action, caller, status)
-        if caller == ANONYMOUS:
-            assert status == 302, where
-            assert response["Location"].startswith("/accounts/login/"), where
-        elif caller == NON_MEMBER:
-            assert status == 404, where
-        elif caller not in granted:
-            assert status == 403, where
-        else:
-            assert status == 400, where  # granted: only the empty form is refused
-        assert _snapshot(tenant_a) == before, where
+    assert_record_action_roles(
+        client,
+        tenant_a,
+        tenant_b,
+        make_member,
+        url_name="incidents:action",
+        action=action,
+        granted=ACTIONS[action].roles,
+        make_reference=lambda tenant, user: (
+            FACTORIES[Incident](tenant=tenant, reported_by=user).reference
+        ),
+    )
