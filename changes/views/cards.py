@@ -25,10 +25,11 @@ from changes.choices import PROBLEM_LINKERS
 from changes.models import Change
 from incidents.models import Incident
 from incidents.selectors import incident_list
-from itsm.errors import ConflictError, DomainError, NotFoundError
+from itsm.errors import DomainError, NotFoundError
 from itsm.tenancy.choices import STAFF_ROLES
 from itsm.tenancy.models import MAX_NUMBER, parse_reference
 from itsm.web.views import TenantPageMixin
+from problems.views.base import refusal_status
 from problems.views.known_errors import known_error_of
 from problems.views.record import problem_of
 
@@ -161,8 +162,7 @@ class IncidentChangesCard(_Card):
         except DomainError as error:  # the change is closed, the incident has another cause…
             reasons = [reason for found in error.fields.values() for reason in found]
             form.add_error("change", reasons or [error.message])
-            status = 409 if isinstance(error, ConflictError) else 400
-            return self.render_card(incident, form=form, status=status)
+            return self.render_card(incident, form=form, status=refusal_status(error))
         text = f"Recorded as caused by {change.reference}."
         if request.headers.get("HX-Request") != "true":
             messages.success(request, text)

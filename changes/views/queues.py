@@ -29,11 +29,11 @@ from changes.forms.approvals import APPROVE, DecisionForm
 from changes.forms.create import in_tenant_time_zone
 from changes.models import Change, ChangeApproval
 from changes.schedule import Conflict
-from itsm.errors import ConflictError, DomainError, ForbiddenError, InvalidInputError, NotFoundError
+from itsm.errors import DomainError, InvalidInputError, NotFoundError
 from itsm.tenancy.models import MAX_NUMBER, Membership, Tenant, parse_reference
 from itsm.web.queues import MAX_QUERY_LENGTH, Queue, QueuePage
 from itsm.web.views import TenantPageMixin
-from problems.views.base import STAFF, Notice
+from problems.views.base import STAFF, Notice, refusal_status
 from problems.views.queues import words_match
 
 # The change's text the list's search box looks into (as the API's ?search=, and more).
@@ -243,13 +243,7 @@ class ApprovalQueuePage(TenantPageMixin, View):
             if not error.fields:
                 form.add_error(None, error.message)
             return self.render_queue(form, [("error", error.message)], 400)
-        if isinstance(error, ForbiddenError):
-            status = 403
-        elif isinstance(error, ConflictError):
-            status = 409
-        else:
-            status = 400
-        return self.render_queue(form, [("error", error.message)], status)
+        return self.render_queue(form, [("error", error.message)], refusal_status(error))
 
     def rows(self, bound: DecisionForm | None) -> list[ApprovalRow]:
         """The queue, with each change's approvals and conflicts in a fixed number of queries."""

@@ -56,6 +56,16 @@ class Outcome:
     changes: list[Any] = field(default_factory=list)  # timeline entries written meanwhile
 
 
+def refusal_status(error: DomainError) -> int:
+    """The status of a page refused by a service: 403 not for this role, 409 the record's state,
+    400 anything else the service refuses."""
+    if isinstance(error, ForbiddenError):
+        return 403
+    if isinstance(error, ConflictError):
+        return 409
+    return 400
+
+
 def display_name(user: Any) -> str:
     if user is None:
         return "System"
@@ -211,14 +221,8 @@ class RecordActionPage(TenantPageMixin, View):
                 panel.form.add_error(None, error.message)
             outcome = Outcome(400, [("error", error.message)])
             return self.render_record(current, outcome=outcome, bound=panel)
-        if isinstance(error, ForbiddenError):
-            status = 403
-        elif isinstance(error, ConflictError):
-            status = 409
-        else:
-            status = 400
         panel.error = error.message
-        outcome = Outcome(status, [("error", error.message)])
+        outcome = Outcome(refusal_status(error), [("error", error.message)])
         return self.render_record(current, outcome=outcome, bound=panel)
 
     def conflict(self, spec: ActionSpec, current: Any, panel: Panel) -> HttpResponse:
