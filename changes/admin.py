@@ -1,18 +1,24 @@
 """Changes and their configuration in admin: read-mostly. Platform administrators record and
-edit changes through the same services as the API; tenant administrators read their tenant's
-changes here (they work them through the API) and keep the configuration: standard change
-templates, board members, approval rules, blackout windows. Timelines, services, approvals and
-links are shown read-only: only services write them."""
+edit changes through the same services as the API, and take them through their lifecycle on the
+"Act on this change" page (from the request through approval and implementation to the review
+that resolves the problems they fix); tenant administrators read their tenant's changes here
+(they work them through the API) and keep the configuration: standard change templates, board
+members, approval rules, blackout windows. Timelines, services, approvals and links are shown
+read-only: only services write them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from changes import services
+from changes.choices import ChangeOutcome, RiskFactor
 from changes.models import (
     ApprovalRule,
     BlackoutService,
@@ -30,11 +36,85 @@ from changes.models import (
 from itsm.admin_site import (
     EDIT,
     VIEW,
+    ActionAdmin,
+    ActionForm,
+    ActionTable,
     ReadOnlyAdminMixin,
     ServiceBackedAdmin,
     TenantConfigAdmin,
     TenantScopedInline,
 )
+
+ACTIONS: ActionTable = {
+    "submit": (services.change_submit, []),
+    "assess_risk": (
+        services.change_assess_risk,
+        ["risk_impact", "risk_likelihood", "risk_backout"],
+    ),
+    "request_approval": (services.change_request_approval, []),
+    # Decided by the service: only a holder of the approver's grant may, others see its refusal.
+    "approve": (services.change_approve, ["comment"]),
+    "reject": (services.change_reject, ["comment"]),
+    "schedule": (services.change_schedule, []),
+    "start": (services.change_start, []),
+    "complete": (services.change_complete, ["note"]),
+    "close": (services.change_close, ["outcome", "note"]),
+    "cancel": (services.change_cancel, ["reason"]),
+    "link_problems": (services.change_link_problems, ["problems", "known_errors"]),
+    "record_incidents": (services.change_record_incidents, ["incidents"]),
+}
+
+# Inputs the form itself must have for an action: services take them typed, not optional.
+REQUIRED_INPUTS = {
+    "assess_risk": ["risk_impact", "risk_likelihood", "risk_backout"],
+    "record_incidents": ["incidents"],
+}
+
+
+class ReferenceListField(forms.CharField):
+    """Record references typed as text, separated by spaces or commas ("PRB-000001,
+    PRB-000002"); the service says which exist in the change's tenant."""
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        references = [part for part in re.split(r"[\s,;]+", text) if part]
+        if any(len(reference) > 32 for reference in references):
+            raise ValidationError("A reference is at most 32 characters.", code="too_long")
+        return list(dict.fromkeys(references))  # each once, in the order typed
+
+
+def _risk_field() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        choices=[("", "—"), *RiskFactor.choices], coerce=int, empty_value=None, required=False
+    )
+
+
+class ChangeActionForm(ActionForm):
+    """Every input any change action takes."""
+
+    risk_impact = _risk_field()
+    risk_likelihood = _risk_field()
+    risk_backout = _risk_field()
+    outcome = forms.ChoiceField(choices=[("", "—"), *ChangeOutcome.choices], required=False)
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    problems = ReferenceListField(
+        required=False, help_text="Problem references, e.g. PRB-000042, separated by spaces."
+    )
+    known_errors = ReferenceListField(
+        required=False, help_text="Known error references, separated by spaces."
+    )
+    incidents = ReferenceListField(
+        required=False, help_text="Incident references, e.g. INC-000042, separated by spaces."
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in REQUIRED_INPUTS.get(cleaned.get("action", ""), []):
+            if cleaned.get(name) in (None, "", []):
+                self.add_error(name, "Required for this action.")
+        return cleaned
 
 
 class _ReadOnlyInline[M: Any, P: Any](ReadOnlyAdminMixin, TenantScopedInline[M, P]):
@@ -88,8 +168,11 @@ class ChangeIncidentInline(_ReadOnlyInline[ChangeIncident, Change]):
 
 
 @admin.register(Change)
-class ChangeAdmin(ServiceBackedAdmin[Change]):
-    tenant_admin_access = VIEW
+class ChangeAdmin(ActionAdmin[Change]):
+    tenant_admin_access = VIEW  # tenant administrators work changes through the API
+    lifecycle_actions = ACTIONS
+    action_form = ChangeActionForm
+    record_keyword = "change_id"
     list_display = [
         "reference",
         "title",

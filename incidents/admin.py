@@ -5,17 +5,14 @@ configuration: SLA policies, the priority matrix and labels, the incident settin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest
 
 from incidents import services
 from incidents.choices import (
@@ -38,18 +35,18 @@ from incidents.models import (
 from itsm.admin_site import (
     EDIT,
     VIEW,
+    ActionAdmin,
+    ActionForm,
+    ActionTable,
     ReadOnlyAdminMixin,
-    ServiceBackedAdmin,
     TenantAdminForm,
     TenantConfigAdmin,
     TenantScopedInline,
-    add_service_error,
 )
-from itsm.errors import DomainError
 from itsm.tenancy.models import Team
 from itsm.tenancy.selectors import agent_list
 
-ACTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
+ACTIONS: ActionTable = {
     "acknowledge": (services.incident_acknowledge, []),
     "assign": (services.incident_assign, ["team", "assignee"]),
     "escalate": (services.incident_escalate, ["kind", "team", "reason"]),
@@ -64,10 +61,9 @@ ACTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
 }
 
 
-class IncidentActionForm(forms.Form):
-    """Every input any action takes; the service decides what the chosen action needs."""
+class IncidentActionForm(ActionForm):
+    """Every input any incident action takes."""
 
-    action = forms.ChoiceField(choices=[(name, name.replace("_", " ")) for name in ACTIONS])
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
     assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
     commander = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
@@ -82,11 +78,11 @@ class IncidentActionForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     resolution_notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
-    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, obj: Incident, **kwargs: Any) -> None:
+        super().__init__(*args, obj=obj, **kwargs)
         # Who may be assigned or named commander: the tenant's agents, never a requester.
-        users = agent_list(tenant=incident.tenant)
-        self.fields["team"].queryset = Team.objects.for_tenant(incident.tenant_id)  # type: ignore[attr-defined]
+        users = agent_list(tenant=obj.tenant)
+        self.fields["team"].queryset = Team.objects.for_tenant(obj.tenant_id)  # type: ignore[attr-defined]
         self.fields["assignee"].queryset = users  # type: ignore[attr-defined]
         self.fields["commander"].queryset = users  # type: ignore[attr-defined]
 
@@ -137,8 +133,11 @@ class SlaClockInline(ReadOnlyAdminMixin, TenantScopedInline[SlaClock, Incident])
 
 
 @admin.register(Incident)
-class IncidentAdmin(ServiceBackedAdmin[Incident]):
+class IncidentAdmin(ActionAdmin[Incident]):
     tenant_admin_access = VIEW  # tenant administrators work incidents in the workspace
+    lifecycle_actions = ACTIONS
+    action_form = IncidentActionForm
+    record_keyword = "incident_id"
     list_display = [
         "reference",
         "title",
@@ -166,7 +165,6 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.inlines if obj is not None else []  # nothing to show before it exists
 
-    change_form_template = "admin/incidents/incident/change_form.html"
     fields = [
         "tenant",
         "title",
@@ -223,47 +221,6 @@ class IncidentAdmin(ServiceBackedAdmin[Incident]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # incidents are cancelled or closed, never deleted
-
-    def get_urls(self) -> list[URLPattern]:
-        act = path(
-            "<int:object_id>/act/",
-            self.admin_site.admin_view(self.act_view),
-            name="incidents_incident_act",
-        )
-        return [act, *super().get_urls()]
-
-    def act_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """Perform one lifecycle action through its service, like the API does."""
-        incident = self.get_object(request, str(object_id))
-        if incident is None:
-            raise Http404
-        if not self.has_change_permission(request, incident):
-            raise PermissionDenied
-        form = IncidentActionForm(request.POST or None, incident=incident)
-        if request.method == "POST" and form.is_valid():
-            service, inputs = ACTIONS[form.cleaned_data["action"]]
-            arguments = {name: form.cleaned_data[name] for name in inputs}
-            try:
-                service(
-                    tenant=incident.tenant, incident_id=incident.pk, actor=request.user, **arguments
-                )
-            except (DomainError, ValidationError) as error:
-                add_service_error(form, error)
-            else:
-                messages.success(
-                    request, f"{incident.reference}: {form.cleaned_data['action']} done."
-                )
-                return HttpResponseRedirect(
-                    reverse("admin:incidents_incident_change", args=[incident.pk])
-                )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": incident,
-            "form": form,
-            "title": f"Act on {incident.reference}",
-        }
-        return TemplateResponse(request, "admin/incidents/incident/act.html", context)
 
 
 @admin.register(PriorityMatrixCell)

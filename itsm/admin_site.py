@@ -16,7 +16,7 @@ Every view runs in one transaction and its response is rendered inside it: a laz
 queryset in a template would otherwise run without the scope and see nothing.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any, ClassVar, Final, Literal
 
@@ -520,6 +520,98 @@ class ServiceBackedAdmin[M: Model](TenantScopedAdmin[M]):
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
             self.delete_object(request, obj)
+
+
+# The lifecycle actions of a record: name -> (its service, the form fields it takes).
+ActionTable = Mapping[str, tuple[Callable[..., Any], list[str]]]
+
+
+class ActionForm(forms.Form):
+    """Every input any of a record's actions takes; the service decides what the chosen action
+    needs, so the fields an action does not use are ignored."""
+
+    action = forms.ChoiceField()
+
+    def __init__(self, *args: Any, obj: Any, actions: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.obj = obj
+        field: Any = self.fields["action"]
+        field.choices = [(name, name.replace("_", " ")) for name in actions]
+
+
+class ActionAdmin[M: Model](ServiceBackedAdmin[M]):
+    """A ServiceBackedAdmin with an "Act on this …" page (`<id>/act/`, named
+    `<app>_<model>_act`): one lifecycle action at a time, through the same service as the API,
+    with the acting user as the actor. A subclass names its `lifecycle_actions`, its
+    `action_form` (an ActionForm) and the keyword its services take the record's id by.
+
+    The page is the admin's own: the record comes from the tenant-scoped `get_object` (absent
+    is a 404) and acting needs the change permission (a view-only tenant administrator is
+    refused). A service's refusal is shown on the form; the transaction is rolled back with the
+    view's, so nothing is written."""
+
+    change_form_template = "admin/act_change_form.html"
+    act_template = "admin/act.html"
+    lifecycle_actions: ClassVar[ActionTable] = {}
+    action_form: ClassVar[type[ActionForm]] = ActionForm
+    record_keyword: ClassVar[str] = ""  # e.g. "incident_id"
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        act = path(
+            "<int:object_id>/act/",
+            self.admin_site.admin_view(self.act_view),
+            name=f"{opts.app_label}_{opts.model_name}_act",
+        )
+        return [act, *super().get_urls()]
+
+    def record_label(self, obj: M) -> str:
+        """How messages and titles name the record: its reference if it has one."""
+        return str(getattr(obj, "reference", None) or obj)
+
+    def act_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Perform one lifecycle action through its service, like the API does."""
+        obj = self.get_object(request, str(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        form = self.action_form(request.POST or None, obj=obj, actions=list(self.lifecycle_actions))
+        label = self.record_label(obj)
+        if request.method == "POST" and form.is_valid():
+            action = form.cleaned_data["action"]
+            service, inputs = self.lifecycle_actions[action]
+            arguments = {name: form.cleaned_data[name] for name in inputs}
+            try:
+                service(
+                    tenant=obj.tenant,  # type: ignore[attr-defined]  # a tenant's record
+                    actor=request.user,
+                    **{self.record_keyword: obj.pk},
+                    **arguments,
+                )
+            except (DomainError, ValidationError) as error:
+                add_service_error(form, error)
+            else:
+                messages.success(request, f"{label}: {action} done.")
+                opts = self.model._meta
+                return HttpResponseRedirect(
+                    reverse(
+                        f"admin:{opts.app_label}_{opts.model_name}_change",
+                        args=[obj.pk],
+                        current_app=self.admin_site.name,
+                    )
+                )
+        status = getattr(obj, "get_status_display", None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "record_label": label,
+            "record_status": status() if status else "",
+            "form": form,
+            "title": f"Act on {label}",
+        }
+        return TemplateResponse(request, self.act_template, context)
 
 
 class _ServiceRefusedError(Exception):
