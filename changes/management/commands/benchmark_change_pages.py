@@ -14,7 +14,6 @@ never asserted.
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,12 +21,8 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
-from django.core.signals import request_started
-from django.db import connection, reset_queries
-from django.http import HttpRequest, HttpResponse
-from django.test import Client, override_settings
-from django.test.utils import CaptureQueriesContext
-from django.urls import include, path
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from changes import services
@@ -46,6 +41,7 @@ from incidents import services as incident_services
 from incidents.choices import IncidentSource, IncidentStatus
 from incidents.models import Incident
 from itsm.accounts.services import api_token_issue
+from itsm.benchmarking import FLOOR, FLOOR_URL, report_pages
 from itsm.catalog.models import Service
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole
@@ -74,14 +70,6 @@ STARTED = {ChangeStatus.IMPLEMENTING, ChangeStatus.REVIEW, ChangeStatus.CLOSED}
 WORDS = ["database", "firewall", "patch", "mail", "storage", "network", "upgrade", "certificate"]
 
 
-def _floor(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
-
-
-# The product's URLs plus the floor: the same middleware stack in front of every case.
-urlpatterns = [path("__floor__/", _floor), path("", include("itsm.urls"))]
-
-
 class Command(BaseCommand):
     help = "Benchmark the change list, record and calendar pages and API (queries, ms)."
 
@@ -97,7 +85,6 @@ class Command(BaseCommand):
             record = Change.objects.for_tenant(tenant).get(title=TIMELINE_TITLE)
             problem = Problem.objects.for_tenant(tenant).filter(change_fixes__change=record)[0]
         month = _next_month(timezone.localdate())
-        request_started.disconnect(reset_queries)  # keep the log to count queries
         client = Client()
         client.force_login(manager)
         api = Client(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=manager).key}")
@@ -108,7 +95,7 @@ class Command(BaseCommand):
             "end": datetime.combine(_next_month(month), datetime.min.time(), UTC).isoformat(),
         }
         cases = {
-            "floor: bare view": (client, "/__floor__/"),
+            FLOOR: (client, FLOOR_URL),
             "list: open": (client, f"{pages}?queue=open"),
             "list: upcoming": (client, f"{pages}?queue=upcoming"),
             "list: all": (client, f"{pages}?queue=all"),
@@ -125,29 +112,7 @@ class Command(BaseCommand):
         }
         headers = {"list: rows refresh": {"HX-Request": "true", "HX-Target": "queue-rows"}}
         self.stdout.write(f"{count} changes in {tenant.slug}; {requests} requests each")
-        self.stdout.write(f"{'page':<30}{'queries':>8}{'median ms':>11}{'p95 ms':>9}{'× floor':>9}")
-        floor = 0.0
-        with override_settings(ROOT_URLCONF=__name__):
-            for name, (user_client, url) in cases.items():
-                extra = headers.get(name, {})
-                reset_queries()
-                with CaptureQueriesContext(connection) as queries:
-                    response = user_client.get(url, headers=extra)
-                assert response.status_code == 200, (name, response.status_code)
-                query_count = len(queries)
-                timings = []
-                for _ in range(requests):
-                    started = time.perf_counter()
-                    user_client.get(url, headers=extra)
-                    timings.append((time.perf_counter() - started) * 1000)
-                    reset_queries()
-                timings.sort()
-                median = statistics.median(timings)
-                floor = floor or median
-                p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
-                self.stdout.write(
-                    f"{name:<30}{query_count:>8}{median:>11.2f}{p95:>9.2f}{median / floor:>9.1f}"
-                )
+        report_pages(cases, requests=requests, out=self.stdout, headers=headers)
 
 
 DAY = timedelta(days=1)
