@@ -4,7 +4,7 @@ only: requesters see nothing of change management."""
 
 from django.urls import path
 
-from changes.views import calendar, cards, create, queues, record
+from changes.views import calendar, cards, catalogue, create, queues, record, settings
 
 app_name = "changes"
 
@@ -15,6 +15,15 @@ urlpatterns = [
     path(f"{CHANGES}approvals/", queues.ApprovalQueuePage.as_view(), name="approvals"),
     path(f"{CHANGES}calendar/", calendar.ChangeCalendarPage.as_view(), name="calendar"),
     path(f"{CHANGES}new/", create.ChangeCreatePage.as_view(), name="create"),
+    # The change manager's configuration: the standard change catalogue, the boards, the
+    # approval rules and the blackout windows.
+    path(f"{CHANGES}catalogue/", catalogue.TemplateListPage.as_view(), name="catalogue"),
+    path(
+        f"{CHANGES}catalogue/<int:pk>/",
+        catalogue.TemplateEditPage.as_view(),
+        name="catalogue-template",
+    ),
+    path(f"{CHANGES}settings/", settings.ChangeSettingsPage.as_view(), name="settings"),
     # Before the changes' `<reference>/` routes, which would take these for references.
     path(f"{CHANGES}risk/", record.RiskPreview.as_view(), name="risk-preview"),
     path(f"{CHANGES}<str:reference>/", record.ChangeRecordPage.as_view(), name="detail"),

@@ -17,6 +17,7 @@ from knowledgebase.choices import ArticleAudience
 from tests.factories import (
     ArticleFactory,
     ChangeFactory,
+    ChangeTemplateFactory,
     IncidentFactory,
     KnownErrorFactory,
     ProblemFactory,
@@ -99,6 +100,9 @@ PAGE_OBJECTS: dict[str, Callable[[Tenant, Any], dict[str, Any]]] = {
     "changes:action": lambda tenant, user: {
         "reference": ChangeFactory(tenant=tenant).reference,
         "action": "submit",
+    },
+    "changes:catalogue-template": lambda tenant, user: {
+        "pk": ChangeTemplateFactory(tenant=tenant).pk
     },
     "changes:problem-changes": lambda tenant, user: {
         "reference": ProblemFactory(tenant=tenant).reference
