@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from changes.choices import APPROVE_PERMISSION, ChangeStatus
+from changes.choices import APPROVE_PERMISSION, ApprovalDecision, ChangeStatus
 from changes.models import (
     ApprovalRule,
     CabMember,
@@ -111,6 +112,26 @@ def awaiting_approval_of(changes: QuerySet[Change], user: Any) -> QuerySet[Chang
     )
     return changes.filter(status=ChangeStatus.AWAITING_APPROVAL).filter(
         Exists(granted), ~Exists(decided)
+    )
+
+
+def with_approvals_received(changes: QuerySet[Change], *, tenant: Tenant) -> QuerySet[Change]:
+    """`changes`, each annotated with `approvals_received`: the approvals of its current round
+    (one subquery, whatever the number of changes)."""
+    received = (
+        ChangeApproval.objects.for_tenant(tenant)
+        .filter(
+            change=OuterRef("pk"),
+            approval_round=OuterRef("approval_round"),
+            decision=ApprovalDecision.APPROVED,
+        )
+        .order_by()
+        .values("change")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return changes.annotate(
+        approvals_received=Coalesce(Subquery(received, output_field=IntegerField()), 0)
     )
 
 

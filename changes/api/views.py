@@ -57,6 +57,7 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
     """
 
     model = Change
+    service_record_kwarg = "change_id"
     queryset = Change.objects.none()
     serializer_class = s.ChangeReadSerializer
     filterset_class = ChangeFilterSet
@@ -115,7 +116,7 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
 
     def perform_create_service(self, data: dict[str, Any]) -> Change:
         change = services.change_create(tenant=self.tenant, actor=self.request.user, data=data)
-        return self._reloaded(change.pk)
+        return self.reloaded(change.pk)
 
     def perform_update_service(self, instance: Change, data: dict[str, Any]) -> Change:
         services.change_update(
@@ -125,20 +126,20 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
             data=data,
             expected_version=self.expected_version(instance),
         )
-        return self._reloaded(instance.pk)
+        return self.reloaded(instance.pk)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, **kwargs: Any) -> Response:
         """Draft → assessment."""
-        return self._act(services.change_submit)
+        return self.act(services.change_submit)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"], url_path="request-approval")
     def request_approval(self, request: Request, **kwargs: Any) -> Response:
         """Assessment → awaiting approval (normal and emergency changes): the board named by
         the tenant's rule (or the default) may now decide."""
-        return self._act(services.change_request_approval)
+        return self.act(services.change_request_approval)
 
     @extend_schema(request=None, responses=s.ScheduledChangeSerializer)
     @action(detail=True, methods=["post"])
@@ -157,27 +158,27 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
     @action(detail=True, methods=["post"])
     def start(self, request: Request, **kwargs: Any) -> Response:
         """Scheduled → implementing."""
-        return self._act(services.change_start)
+        return self.act(services.change_start)
 
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, **kwargs: Any) -> Response:
         """Implementing → review."""
-        return self._act(services.change_complete)
+        return self.act(services.change_complete)
 
     @action(detail=True, methods=["post"])
     def close(self, request: Request, **kwargs: Any) -> Response:
         """Review → closed with an outcome; a successful change resolves the problems it fixes."""
-        return self._act(services.change_close)
+        return self.act(services.change_close)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, **kwargs: Any) -> Response:
         """Withdraw a change that has not started, with a reason."""
-        return self._act(services.change_cancel)
+        return self.act(services.change_cancel)
 
     @action(detail=True, methods=["post"], url_path="assess-risk")
     def assess_risk(self, request: Request, **kwargs: Any) -> Response:
         """The three answers of the risk assessment; the change's risk follows from them."""
-        return self._act(services.change_assess_risk)
+        return self.act(services.change_assess_risk)
 
     @extend_schema(responses=s.ScheduledChangeSerializer)
     @action(detail=True, methods=["post"])
@@ -242,30 +243,14 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
 
     # --- Helpers ---
 
-    def _act(self, service: Callable[..., Change]) -> Response:
-        change = self.get_object()
-        service(
-            tenant=self.tenant,
-            change_id=change.pk,
-            actor=self.request.user,
-            expected_version=self.expected_version(change),
-            **self.validated_input(),
-        )
-        return self.respond_with(self._reloaded(change.pk))
-
     def _decide(self, service: Callable[..., services.Decided]) -> Response:
         # No If-Match: approvers decide on the change as it stands; one decision per round.
         change = self.get_object()
-        decided = service(
-            tenant=self.tenant,
-            change_id=change.pk,
-            actor=self.request.user,
-            **self.validated_input(),
-        )
+        decided = self.run_service(service, change, versioned=False)
         return self._with_conflicts(change.pk, decided.conflicts)
 
     def _with_conflicts(self, pk: int, found: list[Conflict]) -> Response:
-        change = self._reloaded(pk)
+        change = self.reloaded(pk)
         data = s.ScheduledChangeSerializer(
             change, context={"conflicts": [asdict(conflict) for conflict in found]}
         ).data
@@ -274,17 +259,10 @@ class ChangeViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet)
         return response
 
     def _link(self, service: Callable[..., services.LinkResult]) -> Response:
-        change = self.get_object()
-        result = service(
-            tenant=self.tenant,
-            change_id=change.pk,
-            actor=self.request.user,
-            expected_version=self.expected_version(change),
-            **self.validated_input(),
-        )
+        result = self.run_service(service, self.get_object())
         return Response(s.ChangeLinkResultSerializer(asdict(result)).data)
 
-    def _reloaded(self, pk: int) -> Change:
+    def reloaded(self, pk: int) -> Change:
         return selectors.change_list(tenant=self.tenant).get(pk=pk)
 
 

@@ -35,6 +35,7 @@ from changes.services.lifecycle import (
 )
 from changes.services.links import (
     LinkResult,
+    change_create_fixing,
     change_link_problems,
     change_record_incidents,
     change_unlink_problems,
@@ -64,6 +65,7 @@ __all__ = [
     "change_close",
     "change_complete",
     "change_create",
+    "change_create_fixing",
     "change_create_from_template",
     "change_link_problems",
     "change_record_incidents",

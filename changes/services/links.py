@@ -6,7 +6,7 @@ References of another tenant read exactly like missing ones: a 400 naming them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -18,6 +18,7 @@ from changes.errors import ChangeErrorCode, ChangeRequirementError, InvalidChang
 from changes.models import Change, ChangeFix, ChangeIncident
 from changes.notifications import notify_problems_fixed
 from changes.services.base import locked
+from changes.services.recording import change_create
 from incidents.models import Incident
 from itsm.errors import ConflictError
 from itsm.tenancy.models import MAX_NUMBER, Tenant, parse_reference
@@ -129,6 +130,29 @@ def change_link_problems(
             ) from error
         timeline.record(change, ChangeEventKind.PROBLEMS, actor, data={"linked": result.changed})
     return result
+
+
+@transaction.atomic
+def change_create_fixing(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    data: Mapping[str, Any],
+    problems: Sequence[str] = (),
+    known_errors: Sequence[str] = (),
+) -> Change:
+    """Record a draft change with the problems and known errors it fixes: both or neither (a
+    change is raised for a problem's fix from the workspace)."""
+    change = change_create(tenant=tenant, actor=actor, data=data)
+    if problems or known_errors:
+        change_link_problems(
+            tenant=tenant,
+            change_id=change.pk,
+            actor=actor,
+            problems=problems,
+            known_errors=known_errors,
+        )
+    return change
 
 
 @transaction.atomic

@@ -17,7 +17,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.generic import TemplateView
@@ -158,21 +157,15 @@ class ChangeCreatePage(TenantPageMixin, TemplateView):
                 return self.created(change)
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
-    @transaction.atomic
     def record(self, form: ChangeCreateForm) -> Change:
-        change = services.change_create(
-            tenant=self.tenant, actor=self.request.user, data=form.field_data()
-        )
         fixes = form.fix_references()
-        if fixes:
-            services.change_link_problems(
-                tenant=self.tenant,
-                change_id=change.pk,
-                actor=self.request.user,
-                problems=fixes.get("problems", []),
-                known_errors=fixes.get("known_errors", []),
-            )
-        return change
+        return services.change_create_fixing(
+            tenant=self.tenant,
+            actor=self.request.user,
+            data=form.field_data(),
+            problems=fixes.get("problems", []),
+            known_errors=fixes.get("known_errors", []),
+        )
 
     # --- A standard change from the catalogue ---
 

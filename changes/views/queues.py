@@ -13,8 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import SimpleTemplateResponse, TemplateResponse
@@ -27,7 +26,7 @@ from changes.choices import OPEN_CHANGE_STATUSES, ApprovalDecision, ChangeStatus
 from changes.filters import ChangeFilterSet
 from changes.forms.approvals import APPROVE, DecisionForm
 from changes.forms.create import in_tenant_time_zone
-from changes.models import Change, ChangeApproval
+from changes.models import Change
 from changes.schedule import Conflict
 from itsm.errors import DomainError, InvalidInputError, NotFoundError
 from itsm.tenancy.models import MAX_NUMBER, Membership, Tenant, parse_reference
@@ -247,24 +246,10 @@ class ApprovalQueuePage(TenantPageMixin, View):
 
     def rows(self, bound: DecisionForm | None) -> list[ApprovalRow]:
         """The queue, with each change's approvals and conflicts in a fixed number of queries."""
-        received = (
-            ChangeApproval.objects.for_tenant(self.tenant)
-            .filter(
-                change=OuterRef("pk"),
-                approval_round=OuterRef("approval_round"),
-                decision=ApprovalDecision.APPROVED,
-            )
-            .order_by()
-            .values("change")
-            .annotate(count=Count("pk"))
-            .values("count")
-        )
         changes = list(
-            awaiting_my_approval(self.tenant, self.membership)
-            .annotate(
-                approvals_received=Coalesce(Subquery(received, output_field=IntegerField()), 0)
-            )
-            .order_by("planned_start", "id")[:APPROVALS_PAGE_SIZE]
+            selectors.with_approvals_received(
+                awaiting_my_approval(self.tenant, self.membership), tenant=self.tenant
+            ).order_by("planned_start", "id")[:APPROVALS_PAGE_SIZE]
         )
         entries = [
             CalendarChange(change, [link.service_id for link in change.service_links.all()])

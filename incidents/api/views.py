@@ -41,6 +41,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
     """
 
     model = Incident
+    service_record_kwarg = "incident_id"
     queryset = Incident.objects.none()
     serializer_class = s.IncidentReadSerializer
     filterset_class = IncidentFilterSet
@@ -138,7 +139,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
 
     def perform_create_service(self, data: dict[str, Any]) -> Incident:
         incident = services.incident_create(tenant=self.tenant, actor=self.request.user, data=data)
-        return self._reloaded(incident.pk)
+        return self.reloaded(incident.pk)
 
     def perform_update_service(self, instance: Incident, data: dict[str, Any]) -> Incident:
         services.incident_update(
@@ -148,63 +149,63 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
             data=data,
             expected_version=self.expected_version(instance),
         )
-        return self._reloaded(instance.pk)
+        return self.reloaded(instance.pk)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, **kwargs: Any) -> Response:
         """Take the incident: new → in progress."""
-        return self._act(services.incident_acknowledge)
+        return self.act(services.incident_acknowledge)
 
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, **kwargs: Any) -> Response:
         """Route to a team and/or an agent of it."""
-        return self._act(services.incident_assign)
+        return self.act(services.incident_assign)
 
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, **kwargs: Any) -> Response:
         """Functional (next tier or named team) or hierarchical (management) escalation."""
-        return self._act(services.incident_escalate)
+        return self.act(services.incident_escalate)
 
     @action(detail=True, methods=["post"])
     def hold(self, request: Request, **kwargs: Any) -> Response:
         """In progress → on hold, waiting for the caller, a vendor, a change or a problem."""
-        return self._act(services.incident_hold)
+        return self.act(services.incident_hold)
 
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, **kwargs: Any) -> Response:
         """On hold → in progress."""
-        return self._act(services.incident_resume)
+        return self.act(services.incident_resume)
 
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, **kwargs: Any) -> Response:
         """In progress → resolved, with a resolution code and notes."""
-        return self._act(services.incident_resolve)
+        return self.act(services.incident_resolve)
 
     @action(detail=True, methods=["post"])
     def close(self, request: Request, **kwargs: Any) -> Response:
         """Resolved → closed: the reporter confirms (or an agent closes)."""
-        return self._act(services.incident_close)
+        return self.act(services.incident_close)
 
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, **kwargs: Any) -> Response:
         """Resolved → in progress, within the tenant's reopen window."""
-        return self._act(services.incident_reopen)
+        return self.act(services.incident_reopen)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, **kwargs: Any) -> Response:
         """Withdraw an open incident recorded in error."""
-        return self._act(services.incident_cancel)
+        return self.act(services.incident_cancel)
 
     @action(detail=True, methods=["post"], url_path="change-priority")
     def change_priority(self, request: Request, **kwargs: Any) -> Response:
         """Re-rate impact and urgency, with a reason."""
-        return self._act(services.incident_change_priority)
+        return self.act(services.incident_change_priority)
 
     @action(detail=True, methods=["post"], url_path="declare-major")
     def declare_major(self, request: Request, **kwargs: Any) -> Response:
         """Run as a major incident under a named incident commander."""
-        return self._act(services.incident_declare_major)
+        return self.act(services.incident_declare_major)
 
     @extend_schema(responses={201: s.IncidentEventSerializer})
     @action(detail=True, methods=["post"])
@@ -243,17 +244,6 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
 
     # --- Helpers ---
 
-    def _act(self, service: Callable[..., Incident]) -> Response:
-        incident = self.get_object()
-        service(
-            tenant=self.tenant,
-            incident_id=incident.pk,
-            actor=self.request.user,
-            expected_version=self.expected_version(incident),
-            **self.validated_input(),
-        )
-        return self.respond_with(self._reloaded(incident.pk))
-
     def _add_event(self, service: Callable[..., Any], **options: Any) -> Response:
         incident = self.get_object()
         event = service(
@@ -265,7 +255,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         )
         return Response(s.IncidentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
-    def _reloaded(self, pk: int) -> Incident:
+    def reloaded(self, pk: int) -> Incident:
         return selectors.incident_list(tenant=self.tenant).get(pk=pk)
 
 

@@ -9,7 +9,7 @@ transaction; an error response rolls it back.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from django.db import models, transaction
@@ -146,9 +146,37 @@ class NumberedRecordViewSet(ListModelMixin, RetrieveModelMixin, NumberedRecordSc
     read, and the version an `If-Match` names for the services to check."""
 
     http_method_names = TenantReadOnlyViewSet.http_method_names
+    # The services' keyword for the record: "incident_id", "problem_id", "change_id", …
+    service_record_kwarg: ClassVar[str] = ""
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.respond_with(self.get_object())
+
+    def reloaded(self, pk: int) -> Any:
+        """The record after a write, loaded as its representation reads it."""
+        raise NotImplementedError
+
+    def run_service(
+        self, service: Callable[..., Any], record: Any, *, versioned: bool = True
+    ) -> Any:
+        """Call one of the record's services for this request: the tenant, the record, the
+        actor, the validated input and, unless the service takes none, the version an If-Match
+        names."""
+        arguments: dict[str, Any] = {
+            "tenant": self.tenant,
+            self.service_record_kwarg: record.pk,
+            "actor": self.request.user,
+            **self.validated_input(),
+        }
+        if versioned:
+            arguments["expected_version"] = self.expected_version(record)
+        return service(**arguments)
+
+    def act(self, service: Callable[..., Any]) -> Response:
+        """A lifecycle action through its service; the answer is the record as it is now."""
+        record = self.get_object()
+        self.run_service(service, record)
+        return self.respond_with(self.reloaded(record.pk))
 
     def respond_with(self, instance: Any, status_code: int = status.HTTP_200_OK) -> Response:
         response = super().respond_with(instance, status_code)

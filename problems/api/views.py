@@ -91,6 +91,7 @@ class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _ArticleLinksMixin):
     """
 
     model = Problem
+    service_record_kwarg = "problem_id"
     queryset = Problem.objects.none()
     serializer_class = s.ProblemReadSerializer
     filterset_class = ProblemFilterSet
@@ -156,7 +157,7 @@ class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _ArticleLinksMixin):
 
     def perform_create_service(self, data: dict[str, Any]) -> Problem:
         problem = services.problem_create(tenant=self.tenant, actor=self.request.user, data=data)
-        return self._reloaded(problem.pk)
+        return self.reloaded(problem.pk)
 
     def perform_update_service(self, instance: Problem, data: dict[str, Any]) -> Problem:
         services.problem_update(
@@ -166,48 +167,48 @@ class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _ArticleLinksMixin):
             data=data,
             expected_version=self.expected_version(instance),
         )
-        return self._reloaded(instance.pk)
+        return self.reloaded(instance.pk)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def investigate(self, request: Request, **kwargs: Any) -> Response:
         """New → under investigation."""
-        return self._act(services.problem_investigate)
+        return self.act(services.problem_investigate)
 
     @action(detail=True, methods=["post"], url_path="identify-root-cause")
     def identify_root_cause(self, request: Request, **kwargs: Any) -> Response:
         """Under investigation → root cause known, recording the root cause."""
-        return self._act(services.problem_identify_root_cause)
+        return self.act(services.problem_identify_root_cause)
 
     @action(detail=True, methods=["post"], url_path="start-fix")
     def start_fix(self, request: Request, **kwargs: Any) -> Response:
         """Root cause known → fix in progress."""
-        return self._act(services.problem_start_fix)
+        return self.act(services.problem_start_fix)
 
     @action(detail=True, methods=["post"])
     def reinvestigate(self, request: Request, **kwargs: Any) -> Response:
         """Root cause known or fix in progress → under investigation, with a reason."""
-        return self._act(services.problem_reinvestigate)
+        return self.act(services.problem_reinvestigate)
 
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, **kwargs: Any) -> Response:
         """Root cause known or fix in progress → resolved; linked incidents are told."""
-        return self._act(services.problem_resolve)
+        return self.act(services.problem_resolve)
 
     @action(detail=True, methods=["post"])
     def close(self, request: Request, **kwargs: Any) -> Response:
         """Resolved → closed."""
-        return self._act(services.problem_close)
+        return self.act(services.problem_close)
 
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, **kwargs: Any) -> Response:
         """Resolved → under investigation: the fix did not hold."""
-        return self._act(services.problem_reopen)
+        return self.act(services.problem_reopen)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, **kwargs: Any) -> Response:
         """Withdraw an open problem recorded in error."""
-        return self._act(services.problem_cancel)
+        return self.act(services.problem_cancel)
 
     @extend_schema(responses=s.LinkResultSerializer)
     @action(detail=True, methods=["post"], url_path="link-incidents")
@@ -270,29 +271,11 @@ class ProblemViewSet(TenantCreateMixin, TenantUpdateMixin, _ArticleLinksMixin):
 
     # --- Helpers ---
 
-    def _act(self, service: Callable[..., Problem]) -> Response:
-        problem = self.get_object()
-        service(
-            tenant=self.tenant,
-            problem_id=problem.pk,
-            actor=self.request.user,
-            expected_version=self.expected_version(problem),
-            **self.validated_input(),
-        )
-        return self.respond_with(self._reloaded(problem.pk))
-
     def _link(self, service: Callable[..., services.LinkResult]) -> Response:
-        problem = self.get_object()
-        result = service(
-            tenant=self.tenant,
-            problem_id=problem.pk,
-            actor=self.request.user,
-            expected_version=self.expected_version(problem),
-            **self.validated_input(),
-        )
+        result = self.run_service(service, self.get_object())
         return Response(s.LinkResultSerializer(asdict(result)).data)
 
-    def _reloaded(self, pk: int) -> Problem:
+    def reloaded(self, pk: int) -> Problem:
         return selectors.problem_list(tenant=self.tenant).get(pk=pk)
 
 
@@ -301,6 +284,7 @@ class KnownErrorViewSet(TenantUpdateMixin, _ArticleLinksMixin):
     (`POST /problems/<ref>/create-known-error/`)."""
 
     model = KnownError
+    service_record_kwarg = "known_error_id"
     queryset = KnownError.objects.none()
     serializer_class = s.KnownErrorReadSerializer
     filterset_class = KnownErrorFilterSet
@@ -336,32 +320,21 @@ class KnownErrorViewSet(TenantUpdateMixin, _ArticleLinksMixin):
             data=data,
             expected_version=self.expected_version(instance),
         )
-        return self._reloaded(instance.pk)
+        return self.reloaded(instance.pk)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, **kwargs: Any) -> Response:
         """Draft → published."""
-        return self._act(services.known_error_publish)
+        return self.act(services.known_error_publish)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def retire(self, request: Request, **kwargs: Any) -> Response:
         """Draft or published → retired."""
-        return self._act(services.known_error_retire)
+        return self.act(services.known_error_retire)
 
-    def _act(self, service: Callable[..., KnownError]) -> Response:
-        known_error = self.get_object()
-        service(
-            tenant=self.tenant,
-            known_error_id=known_error.pk,
-            actor=self.request.user,
-            expected_version=self.expected_version(known_error),
-            **self.validated_input(),
-        )
-        return self.respond_with(self._reloaded(known_error.pk))
-
-    def _reloaded(self, pk: int) -> KnownError:
+    def reloaded(self, pk: int) -> KnownError:
         return selectors.known_error_list(tenant=self.tenant).get(pk=pk)
 
 

@@ -4,7 +4,9 @@ open problems it fixes."""
 
 import pytest
 
-from changes.models import ChangeFix, ChangeIncident
+from changes import services
+from changes.errors import ChangeRequirementError
+from changes.models import Change, ChangeFix, ChangeIncident
 from incidents.models import Incident
 from itsm.notifications.models import Notification
 from itsm.tenancy import rls
@@ -187,3 +189,21 @@ def test_closing_successful_resolves_the_fixed_problems(
     else:
         assert fixing.status == "fix_in_progress"
         assert told == 0
+
+
+def test_a_change_raised_with_its_fixes_is_all_or_nothing(cdesk, pdesk):
+    problem = make_problem(pdesk, "root_cause_known")
+    data = {"title": "Raise the relay's pool", "change_type": "normal"}
+    with rls.tenant_scope(cdesk.tenant.pk):
+        raised = services.change_create_fixing(
+            tenant=cdesk.tenant, actor=cdesk.manager, data=data, problems=[problem.reference]
+        )
+        assert list(
+            ChangeFix.objects.filter(change=raised).values_list("problem_id", flat=True)
+        ) == [problem.pk]
+        before = Change.objects.count()
+        with pytest.raises(ChangeRequirementError):
+            services.change_create_fixing(
+                tenant=cdesk.tenant, actor=cdesk.manager, data=data, problems=["PRB-999999"]
+            )
+        assert Change.objects.count() == before
