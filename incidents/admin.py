@@ -194,6 +194,8 @@ class IncidentAdmin(ActionAdmin[Incident]):
         "resolved_at",
         "closed_at",
         "escalation_count",
+        "functional_escalation_count",
+        "hierarchical_escalation_count",
         "reassignment_count",
         "reopen_count",
         "first_contact_resolution",

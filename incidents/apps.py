@@ -7,9 +7,12 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incident management"
 
     def ready(self) -> None:
-        from incidents import workspace
+        from incidents import tasks, workspace
+        from incidents.metrics.provider import IncidentMetrics
+        from incidents.metrics.rollups import ROLLUP
         from incidents.models import Incident, IncidentEvent
         from incidents.notifications import notify_incident_events
+        from itsm.metrics import registry as metrics
         from itsm.search.registry import Searchable
         from itsm.search.registry import register as register_searchable
         from itsm.timeline import on_recorded
@@ -32,4 +35,12 @@ class IncidentsConfig(AppConfig):
                 owner="reported_by_id",
                 status="status",
             )
+        )
+        # The incident figures on the metrics API and dashboard; the admin's rollup rebuild.
+        metrics.register(IncidentMetrics())
+        metrics.register_rollup(
+            ROLLUP,
+            lambda tenant_id: tasks.refresh_incident_rollups_task.delay(
+                tenant_id=tenant_id, full=True
+            ),
         )

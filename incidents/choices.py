@@ -109,6 +109,19 @@ class IncidentSource(models.TextChoices):
     EMAIL = "email", _("E-mail")
 
 
+# The channels through which a customer reports an incident; monitoring detects, staff find
+# proactively. The metrics compare the first two.
+CUSTOMER_SOURCES: Final = frozenset(
+    {
+        IncidentSource.USER,
+        IncidentSource.PHONE,
+        IncidentSource.PORTAL,
+        IncidentSource.CHAT,
+        IncidentSource.EMAIL,
+    }
+)
+
+
 class Impact(models.IntegerChoices):
     HIGH = 1, _("High: complete outage or all users")
     MEDIUM = 2, _("Medium: significant impairment or many users")

@@ -103,7 +103,9 @@ class Incident(NumberedModel):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
-    escalation_count = models.PositiveIntegerField(default=0)
+    escalation_count = models.PositiveIntegerField(default=0)  # both kinds below
+    functional_escalation_count = models.PositiveIntegerField(default=0)
+    hierarchical_escalation_count = models.PositiveIntegerField(default=0)
     reassignment_count = models.PositiveIntegerField(default=0)
     reopen_count = models.PositiveIntegerField(default=0)
     first_contact_resolution = models.BooleanField(default=False)
@@ -150,6 +152,24 @@ class Incident(NumberedModel):
             ),
             # Auto-close looks for resolved incidents by resolution time.
             models.Index(fields=["status", "resolved_at"], name="incidents_status_resolved"),
+            # The metrics: each figure reads the incidents whose event (acknowledgement,
+            # resolution, closure) falls in the period; the creation time rides along so that
+            # a percentile of the durations is an index-only scan on PostgreSQL.
+            models.Index(
+                fields=["tenant", "acknowledged_at"],
+                include=["created_at", "priority"],
+                name="incidents_tenant_acked",
+            ),
+            models.Index(
+                fields=["tenant", "resolved_at"],
+                include=["created_at", "priority"],
+                name="incidents_tenant_resolved",
+            ),
+            models.Index(
+                fields=["tenant", "closed_at"],
+                include=["created_at", "priority"],
+                name="incidents_tenant_closed",
+            ),
         ]
         permissions = [("resolve_incident", "Can resolve incidents")]
 
@@ -369,6 +389,12 @@ class SlaClock(TenantOwnedModel):
                 fields=["incident", "kind"], name="incidents_slaclock_unique_kind"
             )
         ]
+        indexes = [
+            # SLA compliance reads the clocks whose outcome fell in the period: a breach at its
+            # time, a clock met when it stopped.
+            models.Index(fields=["tenant", "breached_at"], name="incidents_slaclock_breached"),
+            models.Index(fields=["tenant", "stopped_at"], name="incidents_slaclock_stopped"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} clock of incident {self.incident_id}"
@@ -380,3 +406,77 @@ class SlaClock(TenantOwnedModel):
     @property
     def is_paused(self) -> bool:
         return self.paused_since is not None
+
+
+# --- Metrics rollups ---------------------------------------------------------------------------
+
+
+class IncidentDailyRollup(TenantOwnedModel):
+    """One tenant's incident figures for one local day and priority, written only by
+    `incidents.metrics.rollups` (recent days every few minutes, everything nightly).
+
+    Each group counts the incidents whose own event fell on that day: created (with the channel
+    and, where the occurrence is known, the time to detect), acknowledged (time to acknowledge),
+    resolved (time to resolve and how: escalated, first contact, first assignment, reopened)
+    and closed (time to close). Sums are seconds, so that a mean over any days is exact.
+    """
+
+    day = models.DateField()
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+
+    created_count = models.PositiveIntegerField(default=0)
+    monitoring_count = models.PositiveIntegerField(default=0)
+    customer_count = models.PositiveIntegerField(default=0)
+    proactive_count = models.PositiveIntegerField(default=0)
+    detected_count = models.PositiveIntegerField(default=0)
+    detect_seconds = models.FloatField(default=0)
+
+    acknowledged_count = models.PositiveIntegerField(default=0)
+    acknowledge_seconds = models.FloatField(default=0)
+
+    resolved_count = models.PositiveIntegerField(default=0)
+    resolve_seconds = models.FloatField(default=0)
+    escalated_count = models.PositiveIntegerField(default=0)
+    functional_escalated_count = models.PositiveIntegerField(default=0)
+    hierarchical_escalated_count = models.PositiveIntegerField(default=0)
+    first_contact_count = models.PositiveIntegerField(default=0)
+    first_assignment_count = models.PositiveIntegerField(default=0)
+    reopened_count = models.PositiveIntegerField(default=0)
+
+    closed_count = models.PositiveIntegerField(default=0)
+    close_seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["tenant_id", "day", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "priority"], name="incidents_rollup_unique_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Incidents of {self.day}, priority {self.priority}"
+
+
+class SlaDailyRollup(TenantOwnedModel):
+    """One tenant's SLA outcomes for one local day, policy, priority and clock kind: the clocks
+    met (stopped in time) and breached that day."""
+
+    day = models.DateField()
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=SlaClockKind.choices)
+    met_count = models.PositiveIntegerField(default=0)
+    breached_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["tenant_id", "day", "policy_id", "priority", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "policy", "priority", "kind"],
+                name="incidents_sla_rollup_unique_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"SLA outcomes of {self.day}, policy {self.policy_id}"

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "itsm.api",
     "itsm.accounts",
+    "itsm.metrics",
     # After tenancy: its post_migrate revokes what tenancy grants on the audit tables.
     "itsm.audit",
     # Domain apps, in dependency order.
@@ -357,6 +358,9 @@ NOTIFICATIONS_RETRY_MAX_DELAY = env.float("NOTIFICATIONS_RETRY_MAX_DELAY", defau
 # The domain of the Message-ID of notification e-mails; empty: DEFAULT_FROM_EMAIL's domain.
 NOTIFICATIONS_MESSAGE_ID_DOMAIN = env.str("NOTIFICATIONS_MESSAGE_ID_DOMAIN", default="")
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)  # seconds
+# Metrics: the daily rollups' recent days are recomputed every few minutes, everything nightly.
+METRICS_ROLLUP_DAYS = env.int("METRICS_ROLLUP_DAYS", default=14)
+METRICS_ROLLUP_INTERVAL = env.int("METRICS_ROLLUP_INTERVAL", default=10 * 60)  # seconds
 CELERY_BEAT_SCHEDULE = {
     "sweep-timers": {
         "task": "itsm.timers.tasks.sweep_timers_task",
@@ -372,6 +376,17 @@ CELERY_BEAT_SCHEDULE = {
     "analyse-trends": {
         "task": "problems.tasks.schedule_trend_analysis_task",
         "schedule": crontab(minute=17, hour=env.str("TREND_ANALYSIS_HOURS", default="*/6")),
+    },
+    "refresh-incident-rollups": {
+        "task": "incidents.tasks.schedule_incident_rollups_task",
+        "schedule": METRICS_ROLLUP_INTERVAL,
+        "options": {"expires": METRICS_ROLLUP_INTERVAL},
+    },
+    # The whole rollup, every night at a fixed time (in UTC; days are the tenants' own).
+    "rebuild-incident-rollups": {
+        "task": "incidents.tasks.schedule_incident_rollups_task",
+        "schedule": crontab(minute=41, hour=2),
+        "kwargs": {"full": True},
     },
     "deliver-pending-notifications": {
         "task": "itsm.notifications.tasks.schedule_notification_delivery_task",

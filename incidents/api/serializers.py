@@ -126,6 +126,8 @@ class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
             "closed_at",
             "updated_at",
             "escalation_count",
+            "functional_escalation_count",
+            "hierarchical_escalation_count",
             "reassignment_count",
             "reopen_count",
             "first_contact_resolution",

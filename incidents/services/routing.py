@@ -75,7 +75,11 @@ def incident_escalate(
             )
         incident.management_engaged_at = incident.management_engaged_at or now
         incident.escalation_count += 1
-        save(incident, ["management_engaged_at", "escalation_count"])
+        incident.hierarchical_escalation_count += 1
+        save(
+            incident,
+            ["management_engaged_at", "escalation_count", "hierarchical_escalation_count"],
+        )
         timeline.record(
             incident,
             EventKind.ESCALATION,
@@ -97,7 +101,17 @@ def incident_escalate(
     incident.assignment_team, incident.assignee = target, None
     incident.first_assigned_at = incident.first_assigned_at or now
     incident.escalation_count += 1
-    save(incident, ["assignment_team", "assignee", "first_assigned_at", "escalation_count"])
+    incident.functional_escalation_count += 1
+    save(
+        incident,
+        [
+            "assignment_team",
+            "assignee",
+            "first_assigned_at",
+            "escalation_count",
+            "functional_escalation_count",
+        ],
+    )
     timeline.record(
         incident,
         EventKind.ESCALATION,
