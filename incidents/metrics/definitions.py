@@ -159,8 +159,9 @@ SLA_COMPLIANCE = MetricDefinition(
     definition=(
         "Of the SLA clocks (response and resolution) whose outcome fell in the period, the "
         "share met: a clock is breached when it passed its target (counted on the day of the "
-        "breach), met when it stopped in time (counted on the day it stopped). Per policy and "
-        "priority; business hours and pauses as the policy says."
+        "breach), met when it stopped in time (counted on the day it stopped). The clocks of a "
+        "cancelled incident count only if they breached. Per policy and priority; business "
+        "hours and pauses as the policy says."
     ),
 )
 

@@ -346,7 +346,10 @@ def backlog_bands(incidents: QuerySet[Incident], now: datetime) -> list[dict[str
 def sla_clocks(
     tenant: Tenant, query: MetricQuery, start: datetime, end: datetime
 ) -> QuerySet[SlaClock]:
-    """The clocks whose outcome fell in [start, end): breached then, or stopped in time then."""
+    """The clocks whose outcome fell in [start, end): breached then, or stopped in time then.
+
+    Cancelling an incident stops its clocks, which is no success: the clocks of a cancelled
+    incident count only if they had breached (a breach stays one)."""
     return (
         SlaClock.objects.for_tenant(tenant)
         .filter(incident_filter(query, prefix="incident__"))
@@ -354,6 +357,7 @@ def sla_clocks(
             Q(breached_at__gte=start, breached_at__lt=end)
             | Q(breached_at__isnull=True, stopped_at__gte=start, stopped_at__lt=end)
         )
+        .exclude(breached_at__isnull=True, incident__status=IncidentStatus.CANCELLED)
     )
 
 

@@ -181,6 +181,10 @@ class IncidentReport:
     def backlog(self) -> dict[str, Any]:
         return backlog_totals(self.incidents, self.now)
 
+    @cached_property
+    def backlog_bands(self) -> list[dict[str, Any]]:
+        return backlog_bands(self.incidents, self.now)
+
     def freshness(self) -> Freshness:
         if self.state is None:
             return Freshness(from_rollups=False, note="Computed from the incidents now.")
@@ -323,9 +327,7 @@ class IncidentReport:
                 Column("band", "Age", "label"),
                 *(Column(name, label) for name, label in SEVERITIES),
             ]
-            return MetricDetail(
-                figure, "stacked_bars", columns, backlog_bands(self.incidents, self.now)
-            )
+            return MetricDetail(figure, "stacked_bars", columns, self.backlog_bands)
         if key == d.SLA_COMPLIANCE.key:
             return MetricDetail(figure, "grouped_bars", *self._sla_table())
         raise KeyError(key)

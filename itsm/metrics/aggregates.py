@@ -24,7 +24,9 @@ class Percentile(Aggregate):
 
     function = "PERCENTILE_CONT"
     name = "Percentile"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    # `%(filter)s` carries the FILTER (WHERE ...) clause: a template without it would drop a
+    # `filter=` silently and count the rows the figure leaves out.
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)%(filter)s"
     arity = 1
 
     def __init__(self, expression: Combinable | str, fraction: float, **extra: Any) -> None:
@@ -38,7 +40,7 @@ class Percentile(Aggregate):
             compiler,
             connection,
             function=SQLITE_PERCENTILE,
-            template="%(function)s(%(expressions)s, %(fraction)s)",
+            template="%(function)s(%(expressions)s, %(fraction)s)%(filter)s",
             **extra_context,
         )
 
