@@ -40,6 +40,11 @@ class Page:
         return "get" if hasattr(self.view_class, "get") else "post"
 
     @property
+    def serves_file(self) -> bool:
+        """A download (a CSV export, say), not a page: swept apart (no browser sweep)."""
+        return bool(getattr(self.view_class, "serves_file", False))
+
+    @property
     def roles(self) -> frozenset[str]:
         return frozenset(self.view_class.page_roles)
 
@@ -124,6 +129,7 @@ PAGE_OBJECTS: dict[str, Callable[[Tenant, Any], dict[str, Any]]] = {
         "reference": _help_article(tenant),
         "action": "feedback",
     },
+    "metrics:export": lambda tenant, user: {"key": "volume"},
 }
 
 
@@ -155,7 +161,9 @@ def tenant_pages() -> list[Page]:
     return pages
 
 
-PAGES = tenant_pages()
+# Pages are shown in a browser by the e2e sweeps; files are downloaded, and swept here only.
+PAGES = [page for page in tenant_pages() if not page.serves_file]
+FILES = [page for page in tenant_pages() if page.serves_file]
 
 
 def page_url(page: Page, tenant: Tenant, user: Any, objects_of: Tenant | None = None) -> str:
@@ -173,6 +181,7 @@ def test_the_sweep_finds_the_pages():
     names = {page.name for page in PAGES}
     assert {"web:tenant-home", "incidents:list", "incidents:detail"} <= names
     assert {"incidents:bulk-assign", "web:saved-view-save"} <= names
+    assert "metrics:export" in {page.name for page in FILES}
 
 
 @pytest.mark.django_db
@@ -214,5 +223,36 @@ def test_a_page_shows_one_tenant_only(client, tenant_a, tenant_b, make_member, p
 def test_an_anonymous_visitor_is_sent_to_log_in(client, tenant_a, make_member, page):
     url = page_url(page, tenant_a, make_member(tenant_a, MembershipRole.AGENT))
     response = request(client, page, url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", FILES, ids=str)
+@pytest.mark.parametrize("role", [MembershipRole.TENANT_ADMIN, MembershipRole.REQUESTER])
+def test_a_file_holds_one_tenant_only(client, tenant_a, tenant_b, make_member, page, role):
+    # Given a member of A, and B's incident with a recognisable title
+    user = make_member(tenant_a, role)
+    client.force_login(user)
+    secret = IncidentFactory(tenant=tenant_b, title="Secret incident of B").title
+
+    # When they download B's file, then their own
+    other = client.get(page_url(page, tenant_b, user))
+    own = client.get(page_url(page, tenant_a, user))
+
+    # Then B's does not exist for them, and their own holds nothing of B
+    assert other.status_code == 404
+    if role not in page.roles:
+        assert own.status_code == 403
+        return
+    assert own.status_code == 200
+    content = b"".join(own.streaming_content) if own.streaming else own.content
+    assert secret not in content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", FILES, ids=str)
+def test_an_anonymous_visitor_is_sent_to_log_in_for_a_file(client, tenant_a, make_member, page):
+    response = client.get(page_url(page, tenant_a, make_member(tenant_a, MembershipRole.AGENT)))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")

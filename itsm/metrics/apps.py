@@ -19,4 +19,8 @@ class MetricsConfig(AppConfig):
     verbose_name = "Metrics"
 
     def ready(self) -> None:
+        from itsm.metrics import workspace
+
         connection_created.connect(on_connection_created, dispatch_uid="metrics_sqlite")
+        # The dashboard's header link.
+        workspace.register()
