@@ -46,6 +46,7 @@ demo: setup .env
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_incidents
+	$(BIN)/python manage.py seed_demo_history
 	$(BIN)/python manage.py seed_demo_changes
 
 run: demo

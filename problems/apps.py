@@ -7,8 +7,10 @@ class ProblemsConfig(AppConfig):
     verbose_name = "Problem management"
 
     def ready(self) -> None:
+        from itsm.metrics import registry as metrics
         from itsm.search.registry import Searchable, register
         from problems import workspace
+        from problems.metrics import ProblemMetrics
         from problems.models import KnownError
 
         # Header links and the search provider of the workspace shell.
@@ -24,3 +26,5 @@ class ProblemsConfig(AppConfig):
                 status="status",
             )
         )
+        # The problem figures on the metrics API and dashboard.
+        metrics.register(ProblemMetrics())

@@ -164,5 +164,9 @@ def register_rollup(name: str, rebuild: Callable[[int], object]) -> None:
     _rollup_rebuilders[name] = rebuild
 
 
+def rollup_names() -> list[str]:
+    return list(_rollup_rebuilders)
+
+
 def rollup_rebuilder(name: str) -> Callable[[int], object] | None:
     return _rollup_rebuilders.get(name)
