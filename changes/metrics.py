@@ -66,9 +66,9 @@ MEASURES = {
     "caused_incident": Count("id", filter=CAUSED_INCIDENT),
 }
 STACK = (
-    Column("successful", "Successful"),
-    Column("successful_caused_incident", "Successful, caused an incident"),
-    Column("failed", "Failed"),
+    Column("successful", "Successful", tone="good"),
+    Column("successful_caused_incident", "Successful, caused an incident", tone="warn"),
+    Column("failed", "Failed", tone="bad"),
     Column("backed_out", "Backed out"),
 )
 

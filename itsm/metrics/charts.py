@@ -62,16 +62,20 @@ DURATION_UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 def format_duration(seconds: float, *, short: bool = False) -> str:
     """Seconds as people read them: "1 h 20 min", "3 d 4 h", "45 s" (the two largest units;
-    `short`: the largest only, for an axis)."""
+    `short`: the largest only, with a decimal where needed, for an axis: "1.5 h")."""
     remaining = round(seconds)
     if remaining <= 0:
         return "0"
+    if short:
+        name, size = next(unit for unit in DURATION_UNITS if remaining >= unit[1])
+        amount = round(remaining / size, 1)
+        return f"{amount:g} {name}"
     parts: list[tuple[int, str]] = []
     for name, size in DURATION_UNITS:
         amount, remaining = divmod(remaining, size)
         if amount or parts:
             parts.append((amount, name))
-        if len(parts) == (1 if short else 2):
+        if len(parts) == 2:
             break
     return " ".join(f"{amount} {name}" for amount, name in parts if amount) or "0"
 
@@ -125,7 +129,11 @@ def format_key(value: Any) -> str:
 def chart_data(detail: MetricDetail) -> ChartData:
     keys, drawn = key_columns(detail.columns), series_columns(detail.columns)
     series = [
-        Series(column.key, column.label, f"series-{index % SERIES_COLOURS}")
+        Series(
+            column.key,
+            column.label,
+            f"tone-{column.tone}" if column.tone else f"series-{index % SERIES_COLOURS}",
+        )
         for index, column in enumerate(drawn)
     ]
     values = {column.key: [_number(row.get(column.key)) for row in detail.rows] for column in drawn}
@@ -363,8 +371,10 @@ def _x_labels(labels: Sequence[str]) -> str:
     for index in range(0, len(labels), step):
         x, width = _slot(index, len(labels))
         label = labels[index]
-        if len(label) > LABEL_CHARACTERS:
-            label = label[: LABEL_CHARACTERS - 1] + "…"
+        # As many characters as the label's share of the axis holds (about 7 units each).
+        fits = min(LABEL_CHARACTERS, max(3, int(width * step / 7)))
+        if len(label) > fits:
+            label = label[: fits - 1] + "…"
         texts.append(
             format_html(
                 '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',

@@ -69,6 +69,8 @@ class Column:
     key: str
     label: str
     unit: Unit | Literal["label", "date"] = "count"
+    # A colour that means something ("good", "bad", "warn"); empty: the next of the palette.
+    tone: Literal["", "good", "bad", "warn"] = ""
 
 
 @dataclass
