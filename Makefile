@@ -47,6 +47,7 @@ demo: setup .env
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_incidents
 	$(BIN)/python manage.py seed_demo_history
+	$(BIN)/python manage.py seed_demo_problem_history
 	$(BIN)/python manage.py seed_demo_changes
 
 run: demo
