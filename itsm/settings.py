@@ -311,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "ApprovedChangeTypeEnum": ["normal", "emergency"],  # types that ask for approval
         "RiskFactorEnum": "changes.choices.RiskFactor",
         "ApprovalBoardEnum": "changes.choices.ApprovalBoard",
+        "MetricUnitEnum": "itsm.metrics.api.serializers.UNITS",
     },
 }
 

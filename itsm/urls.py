@@ -18,6 +18,7 @@ tenant_api_patterns = [
     path("", include("changes.api.urls")),
     path("", include("changes.api.schedule_urls")),
     path("", include("knowledgebase.api.urls")),
+    path("", include("itsm.metrics.api.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("", include("knowledgebase.urls")),
     path("", include("changes.urls")),
     path("", include("changes.feed_urls")),
+    path("", include("itsm.metrics.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -22,6 +22,15 @@ UNSAFE_METHODS = {"post", "put", "patch", "delete"}
 REQUIRED_QUERY: dict[str, dict[str, str]] = {
     "change-calendar-list": {"start": "2000-01-01T00:00:00Z", "end": "2001-01-01T00:00:00Z"},
 }
+# Routes that answer a report computed over the tenant's records, not rows of one model (by
+# namespaced URL name), with the URL kwargs that address one. The sweeps check that each answers
+# in the caller's tenant and is absent in another; what their figures count is tested with them
+# (tests/metrics/test_api.py, which sweeps every metric).
+REPORT_ROUTES: dict[str, dict[str, str]] = {
+    "metrics-api:metric-summary": {},
+    "metrics-api:metric-detail": {"key": "volume"},
+    "metrics-api:metric-export": {"key": "volume"},
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,16 @@ class Route:
     viewset: type[TenantScopedViewSet] | None
     actions: dict[str, str]  # HTTP method -> viewset action
     lookup_kwarg: str | None  # None for list routes
+
+    @property
+    def is_report(self) -> bool:
+        return self.name in REPORT_ROUTES
+
+    def report_url(self, tenant: Tenant) -> str:
+        """A report route's URL in `tenant`."""
+        return reverse(
+            self.name, kwargs={TENANT_URL_KWARG: tenant.slug, **REPORT_ROUTES[self.name]}
+        )
 
     @property
     def model(self) -> type[Model]:
@@ -66,6 +85,8 @@ def tenant_routes() -> list[Route]:
 
 
 ROUTES = tenant_routes()
+# The routes that read or write rows of one model: the sweeps make one object of each of them.
+MODEL_ROUTES = [route for route in ROUTES if not route.is_report]
 
 
 def _route_id(route: Route) -> str:
@@ -81,6 +102,7 @@ def test_the_sweep_finds_the_routes():
         "incidents-api:incident-detail",
         "incidents-api:incident-resolve",
     } <= names
+    assert set(REPORT_ROUTES) <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=_route_id)
@@ -115,7 +137,7 @@ def _snapshot(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
 def world_b(tenant_b) -> dict[type[Model], Model]:
     """One object of every routed model in tenant B."""
     objects = {}
-    for route in ROUTES:
+    for route in MODEL_ROUTES:
         factory = FACTORIES.get(route.model)
         assert factory is not None, (
             f"add a factory for {route.model.__name__} to tests/factories.py"
@@ -147,6 +169,16 @@ def test_tenant_a_cannot_reach_tenant_b(
 ):
     client = api_client(admin_a)  # the most powerful role inside tenant A
     before = _snapshot(tenant_b)
+    if route.is_report:
+        for method in route.actions:
+            # A's report answers (A's own records only: tests/metrics/test_api.py) …
+            response = getattr(client, method)(route.report_url(tenant_a))
+            assert response.status_code == 200, (method, route.name, response)
+            # … and B's is absent: A's user is not a member there.
+            response = getattr(client, method)(route.report_url(tenant_b))
+            assert response.status_code == 404, (method, route.name, response)
+        assert _snapshot(tenant_b) == before
+        return
     target = world_b[route.model]
     lookup = (
         {route.lookup_kwarg: route.viewset.lookup_value_of(target)} if route.lookup_kwarg else {}

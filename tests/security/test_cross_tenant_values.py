@@ -19,7 +19,7 @@ from itsm.tenancy import rls
 from itsm.tenancy.models import Membership
 from tests.factories import FACTORIES
 from tests.security.sweep import input_serializer
-from tests.test_tenant_isolation import ROUTES, Route, _route_id, _snapshot
+from tests.test_tenant_isolation import MODEL_ROUTES, ROUTES, Route, _route_id, _snapshot
 
 LIST_ROUTES = [r for r in ROUTES if r.actions.get("get") == "list"]
 INPUT_ROUTES = [
@@ -38,7 +38,7 @@ def _b_users(tenant_b) -> list[Any]:
 def _foreign_values(world: dict[Any, Any], users: list[Any]) -> list[str]:
     """Everything of B a client could name: ids, lookup values, slugs, usernames."""
     values: set[str] = set()
-    for route in ROUTES:
+    for route in MODEL_ROUTES:
         assert route.viewset is not None
         instance = world[route.model]
         values |= {str(instance.pk), route.viewset.lookup_value_of(instance)}
@@ -85,7 +85,7 @@ def test_no_query_parameter_reaches_tenant_b(
     route, walls, tenant_a, tenant_b, admin_a, requester_a, world_b, api_client
 ):
     # Given one object of every routed model in A and in B
-    for model in {r.model for r in ROUTES}:
+    for model in {r.model for r in MODEL_ROUTES}:
         FACTORIES[model](tenant=tenant_a)
     users = _b_users(tenant_b)
     values = _foreign_values(world_b, users)
