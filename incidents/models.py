@@ -135,8 +135,13 @@ class Incident(NumberedModel):
             ),
         ]
         indexes = [
-            # The default list: a tenant's incidents, newest first (keyset pagination).
-            models.Index(fields=["tenant", "-created_at", "-id"], name="incidents_tenant_created"),
+            # The default list: a tenant's incidents, newest first (keyset pagination); with
+            # what the metrics of the incidents created in a period read (volume, detection).
+            models.Index(
+                fields=["tenant", "-created_at", "-id"],
+                include=["occurred_at", "detected_at", "priority"],
+                name="incidents_tenant_created",
+            ),
             models.Index(fields=["tenant", "status", "priority"], name="incidents_tenant_status"),
             models.Index(
                 fields=["tenant", "assignment_team", "status"], name="incidents_tenant_team"
@@ -167,7 +172,7 @@ class Incident(NumberedModel):
             ),
             models.Index(
                 fields=["tenant", "closed_at"],
-                include=["created_at", "priority"],
+                include=["created_at", "priority", "status"],
                 name="incidents_tenant_closed",
             ),
         ]
