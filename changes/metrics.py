@@ -12,7 +12,7 @@ service filter applies: a change affects services through `ChangeService`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -21,7 +21,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from changes.choices import ChangeOutcome
 from changes.models import Change, ChangeIncident, ChangeService
-from itsm.metrics.query import DAY, MetricQuery
+from itsm.metrics.export import export_filename, numbered_rows
+from itsm.metrics.query import MetricQuery, as_date
 from itsm.metrics.registry import (
     Column,
     Export,
@@ -29,9 +30,10 @@ from itsm.metrics.registry import (
     Freshness,
     MetricDefinition,
     MetricDetail,
+    bucket_column,
+    share,
 )
-from itsm.tenancy.models import Tenant, format_reference
-from problems.metrics import EXPORT_CHUNK, as_date, bucket_of, cell
+from itsm.tenancy.models import Tenant
 
 CHANGES = "changes"
 
@@ -113,10 +115,6 @@ def scoped_changes(tenant: Tenant, query: MetricQuery) -> QuerySet[Change]:
     return changes
 
 
-def share(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
 class ChangeReport:
     """The change figures of one query for one tenant: the outcomes per bucket, read once."""
 
@@ -138,7 +136,7 @@ class ChangeReport:
         caused = ChangeIncident.objects.for_tenant(self.tenant).filter(change=OuterRef("pk"))
         rows = (
             self.outcomes()
-            .annotate(caused_incident=Exists(caused), bucket=bucket_of(self.period, "closed_at"))
+            .annotate(caused_incident=Exists(caused), bucket=self.period.bucket_of("closed_at"))
             .values("bucket")
             .annotate(**MEASURES)
             .order_by()
@@ -174,7 +172,7 @@ class ChangeReport:
 
     def detail(self, definition: MetricDefinition) -> MetricDetail:
         """The changes per bucket, stacked by outcome."""
-        bucket = Column("bucket", "Day" if self.period.interval == DAY else "Week of", "date")
+        bucket = bucket_column(self.period)
         empty = dict.fromkeys(MEASURES, 0)
         rows = []
         for start in self.period.buckets():
@@ -185,13 +183,15 @@ class ChangeReport:
     def export(self, key: str) -> Export:
         if key != CHANGE_FAILURE_RATE.key:
             raise KeyError(key)
-        stamp = f"{self.period.first.isoformat()}_{self.period.last.isoformat()}"
         rows = (
             self.outcomes()
             .annotate(incidents_caused=Count("caused_incidents"))
             .order_by("closed_at", "id")
         )
-        return Export(f"{self.tenant.slug}-{key}-{stamp}.csv", EXPORT_HEADER, _rows(rows))
+        filename = export_filename(self.tenant, key, self.period)
+        return Export(
+            filename, EXPORT_HEADER, numbered_rows(rows, Change.NUMBER_PREFIX, EXPORT_COLUMNS)
+        )
 
     def freshness(self) -> Freshness:
         return Freshness(from_rollups=False, note="Computed from the changes now.")
@@ -199,12 +199,6 @@ class ChangeReport:
 
 def _measures(row: Mapping[str, Any]) -> dict[str, int]:
     return {name: row[name] for name in MEASURES}
-
-
-def _rows(changes: QuerySet[Change]) -> Iterator[list[Any]]:
-    """The changes a chunk at a time, references formatted as users read them."""
-    for number, *rest in changes.values_list(*EXPORT_COLUMNS).iterator(EXPORT_CHUNK):
-        yield [format_reference(Change.NUMBER_PREFIX, number), *map(cell, rest)]
 
 
 class ChangeMetrics:

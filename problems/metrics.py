@@ -9,15 +9,14 @@ number of problems. Only the service filter applies: a problem affects services 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date
 from functools import cached_property
-from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, QuerySet
-from django.db.models.functions import TruncDate, TruncWeek
 
-from itsm.metrics.query import DAY, MetricQuery, Period
+from itsm.metrics.export import export_filename, numbered_rows
+from itsm.metrics.query import MetricQuery, as_date
 from itsm.metrics.registry import (
     Column,
     Export,
@@ -25,8 +24,9 @@ from itsm.metrics.registry import (
     Freshness,
     MetricDefinition,
     MetricDetail,
+    bucket_column,
 )
-from itsm.tenancy.models import Tenant, format_reference
+from itsm.tenancy.models import Tenant
 from problems.models import Problem, ProblemService
 
 PROBLEMS = "problems"
@@ -87,7 +87,6 @@ EXPORT_HEADER = (
     "resolved_at",
     "closed_at",
 )
-EXPORT_CHUNK = 2000
 
 
 def scoped_problems(tenant: Tenant, query: MetricQuery) -> QuerySet[Problem]:
@@ -100,23 +99,6 @@ def scoped_problems(tenant: Tenant, query: MetricQuery) -> QuerySet[Problem]:
         )
         problems = problems.filter(Exists(links))
     return problems
-
-
-def bucket_of(period: Period, event: str) -> TruncDate | TruncWeek:
-    """The local day or the local week's Monday of `event`, in the period's zone."""
-    if period.interval == DAY:
-        return TruncDate(event, tzinfo=period.zone)
-    return TruncWeek(event, tzinfo=period.zone)
-
-
-def as_date(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
-def cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    return "" if value is None else value
 
 
 class ProblemReport:
@@ -137,7 +119,7 @@ class ProblemReport:
         """One query: the problems whose `event` falls in the period, per bucket."""
         rows = (
             self.in_period(event)
-            .annotate(bucket=bucket_of(self.period, event))
+            .annotate(bucket=self.period.bucket_of(event))
             .values("bucket")
             .annotate(count=Count("id"))
             .order_by()
@@ -163,7 +145,7 @@ class ProblemReport:
     def detail(self, definition: MetricDefinition) -> MetricDetail:
         """Either figure's table is the same: opened and resolved side by side per bucket."""
         columns = [
-            Column("bucket", "Day" if self.period.interval == DAY else "Week of", "date"),
+            bucket_column(self.period),
             Column("opened", "Opened"),
             Column("resolved", "Resolved"),
         ]
@@ -178,18 +160,14 @@ class ProblemReport:
 
     def export(self, key: str) -> Export:
         event = EVENTS[key]  # KeyError for another app's metric, as the other providers
-        stamp = f"{self.period.first.isoformat()}_{self.period.last.isoformat()}"
         rows = self.in_period(event).order_by(event, "id")
-        return Export(f"{self.tenant.slug}-{key}-{stamp}.csv", EXPORT_HEADER, _rows(rows))
+        filename = export_filename(self.tenant, key, self.period)
+        return Export(
+            filename, EXPORT_HEADER, numbered_rows(rows, Problem.NUMBER_PREFIX, EXPORT_COLUMNS)
+        )
 
     def freshness(self) -> Freshness:
         return Freshness(from_rollups=False, note="Computed from the problems now.")
-
-
-def _rows(problems: QuerySet[Problem]) -> Iterator[list[Any]]:
-    """The problems a chunk at a time, references formatted as users read them."""
-    for number, *rest in problems.values_list(*EXPORT_COLUMNS).iterator(EXPORT_CHUNK):
-        yield [format_reference(Problem.NUMBER_PREFIX, number), *map(cell, rest)]
 
 
 class ProblemMetrics:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from django.db.models import QuerySet
-from django.db.models.functions import TruncDate, TruncWeek
+from django.db.models import Case, DurationField, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from incidents.choices import Priority, SlaClockKind
@@ -44,7 +44,8 @@ from incidents.metrics.facts import (
 )
 from incidents.metrics.rollups import rollup_rows, sla_rollup_rows, usable_rollup
 from incidents.models import Incident, SlaPolicy
-from itsm.metrics.query import DAY, MetricQuery, Period
+from itsm.metrics.export import export_filename, numbered_rows
+from itsm.metrics.query import MetricQuery, Period, as_date
 from itsm.metrics.registry import (
     Column,
     Export,
@@ -52,8 +53,10 @@ from itsm.metrics.registry import (
     Freshness,
     MetricDefinition,
     MetricDetail,
+    bucket_column,
+    share,
 )
-from itsm.tenancy.models import Tenant, format_reference
+from itsm.tenancy.models import Tenant
 
 SEVERITIES = [(f"sev{level.value}", str(level.label)) for level in Priority]
 # The cohort whose duration each duration metric measures.
@@ -73,10 +76,6 @@ RESOLVED_SHARES = {
 
 
 DEFINITIONS_BY_KEY = {definition.key: definition for definition in d.DEFINITIONS}
-
-
-def share(part: float, whole: float) -> float | None:
-    return part / whole if whole else None
 
 
 def mean(total: float, count: float) -> float | None:
@@ -285,7 +284,7 @@ class IncidentReport:
     def detail(self, definition: MetricDefinition) -> MetricDetail:
         key = definition.key
         figure = self.figure(definition)
-        bucket = Column("bucket", "Day" if self.period.interval == DAY else "Week of", "date")
+        bucket = bucket_column(self.period)
         if key == d.VOLUME.key:
             columns = [bucket, *(Column(name, label) for name, label in SEVERITIES)]
             rows = self._series(
@@ -380,14 +379,9 @@ class IncidentReport:
 
     def _trend(self, cohort: Cohort, bucket: Column) -> tuple[list[Column], list[dict[str, Any]]]:
         """Median, 90th percentile and mean per bucket, from the incidents (one query)."""
-        zone = self.period.zone
-        expression = (
-            TruncDate(cohort.event, tzinfo=zone)
-            if self.period.interval == DAY
-            else TruncWeek(cohort.event, tzinfo=zone)
-        )
+        expression = self.period.bucket_of(cohort.event)
         found = {
-            _as_date(row["bucket"]): row
+            as_date(row["bucket"]): row
             for row in cohort_trend(
                 self.incidents, cohort, self.period.start, self.period.end, expression
             )
@@ -453,8 +447,7 @@ class IncidentReport:
 
     def export(self, key: str) -> Export:
         start, end = self.period.start, self.period.end
-        stamp = f"{self.period.first.isoformat()}_{self.period.last.isoformat()}"
-        filename = f"{self.tenant.slug}-{key}-{stamp}.csv"
+        filename = export_filename(self.tenant, key, self.period)
         if key == d.SLA_COMPLIANCE.key:
             clocks = sla_clocks(self.tenant, self.query, start, end)
             return Export(filename, SLA_HEADER, _clock_rows(clocks))
@@ -485,10 +478,6 @@ def _duration_measures(cohort: Cohort) -> tuple[str, str]:
     if cohort is CREATED:
         count = "detected_count"
     return count, cohort.seconds[0]
-
-
-def _as_date(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 INCIDENT_COLUMNS = (
@@ -544,52 +533,32 @@ SLA_HEADER = (
     "outcome_at",
     "target_seconds",
 )
-EXPORT_CHUNK = 2000
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, timedelta):
-        return round(value.total_seconds(), 3)
-    return "" if value is None else value
 
 
 def _incident_rows(rows: QuerySet[Incident], order: str, value: Any) -> Iterator[list[Any]]:
-    """The incidents in event order, a chunk at a time; `value` is the figure's duration."""
-    rows = rows.annotate(measured=value) if value is not None else rows
-    fields = (*INCIDENT_COLUMNS, "measured") if value is not None else INCIDENT_COLUMNS
-    for row in rows.order_by(order, "id").values_list(*fields).iterator(EXPORT_CHUNK):
-        number, *rest = row
-        cells = [format_reference(Incident.NUMBER_PREFIX, number), *map(_cell, rest)]
-        yield cells if value is not None else [*cells, ""]
+    """The incidents in event order; `value`, the figure's duration, fills the last column."""
+    measured = value if value is not None else Value(None, output_field=DurationField())
+    ordered = rows.annotate(measured=measured).order_by(order, "id")
+    return numbered_rows(ordered, Incident.NUMBER_PREFIX, (*INCIDENT_COLUMNS, "measured"))
 
 
 def _clock_rows(clocks: QuerySet[Any]) -> Iterator[list[Any]]:
-    values = clocks.order_by("id").values_list(
+    """The clocks behind the SLA figure, each with its outcome and when it fell."""
+    outcomes = clocks.annotate(
+        outcome=Case(When(breached_at__isnull=False, then=Value("breached")), default=Value("met")),
+        outcome_at=Coalesce("breached_at", "stopped_at"),
+    ).order_by("id")
+    columns = (
         "incident__number",
         "incident__title",
         "incident__priority",
         "policy__name",
         "kind",
-        "breached_at",
-        "stopped_at",
+        "outcome",
+        "outcome_at",
         "target",
     )
-    for number, title, priority, policy, kind, breached_at, stopped_at, target in values.iterator(
-        EXPORT_CHUNK
-    ):
-        outcome = "breached" if breached_at else "met"
-        yield [
-            format_reference(Incident.NUMBER_PREFIX, number),
-            title,
-            priority,
-            policy,
-            kind,
-            outcome,
-            _cell(breached_at or stopped_at),
-            _cell(target),
-        ]
+    return numbered_rows(outcomes, Incident.NUMBER_PREFIX, columns)
 
 
 class IncidentMetrics:

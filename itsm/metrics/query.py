@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
 from itsm.catalog.models import Category, Service
@@ -50,6 +51,18 @@ class Period:
         """The bucket a local day falls in: the day itself, or its week's Monday."""
         return day if self.interval == DAY else day - timedelta(days=day.weekday())
 
+    def bucket_of(self, event: str) -> TruncDate | TruncWeek:
+        """The database expression of `bucket` for a time field: its local day, or the local
+        week's Monday (a datetime on some databases: `as_date` reads it)."""
+        if self.interval == DAY:
+            return TruncDate(event, tzinfo=self.zone)
+        return TruncWeek(event, tzinfo=self.zone)
+
+    @property
+    def stamp(self) -> str:
+        """`2026-11-01_2026-11-30`: the period in a file name."""
+        return f"{self.first.isoformat()}_{self.last.isoformat()}"
+
     def buckets(self) -> Iterator[date]:
         """Every bucket of the period in order, so that empty ones show as zero."""
         current = self.bucket(self.first)
@@ -65,6 +78,11 @@ class Period:
             "time_zone": self.zone.key,
             "interval": self.interval,
         }
+
+
+def as_date(value: date | datetime) -> date:
+    """A bucket as a date, whether the database gave a date or a datetime."""
+    return value.date() if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)

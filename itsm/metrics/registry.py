@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from itsm.metrics.query import MetricQuery
+    from itsm.metrics.query import MetricQuery, Period
     from itsm.tenancy.models import Tenant
 
 # seconds: a duration; ratio: a share between 0 and 1; count: a number of records.
@@ -64,6 +64,11 @@ class Figure:
         }
 
 
+def share(part: float, whole: float) -> float | None:
+    """part ÷ whole, or None (no figure) when there is nothing to share."""
+    return part / whole if whole else None
+
+
 @dataclass(frozen=True)
 class Column:
     key: str
@@ -71,6 +76,11 @@ class Column:
     unit: Unit | Literal["label", "date"] = "count"
     # A colour that means something ("good", "bad", "warn"); empty: the next of the palette.
     tone: Literal["", "good", "bad", "warn"] = ""
+
+
+def bucket_column(period: Period) -> Column:
+    """The key column of a series over the period: a day, or the week it starts."""
+    return Column("bucket", "Day" if period.interval == "day" else "Week of", "date")
 
 
 @dataclass

@@ -37,6 +37,17 @@ def allocate_number(*, tenant: Tenant, key: str) -> int:
 
 
 @transaction.atomic
+def allocate_numbers(*, tenant: Tenant, key: str, count: int) -> range:
+    """`count` consecutive numbers of `key` in one step, for records written in bulk (demo and
+    benchmark data): the counter moves on by `count` under its row lock."""
+    counter, _ = TenantCounter.objects.select_for_update().get_or_create(tenant=tenant, key=key)
+    first = counter.last_value + 1
+    counter.last_value += count
+    counter.save(update_fields=["last_value", "updated_at"])
+    return range(first, first + count)
+
+
+@transaction.atomic
 def tenant_create(*, name: str, slug: str) -> Tenant:
     """Create a tenant. Tenants are global rows: only platform administration creates them."""
     tenant = Tenant(name=name, slug=slug)

@@ -46,7 +46,8 @@ from incidents.models import Incident
 from itsm.calendars.selectors import tenant_time_zone
 from itsm.catalog.models import Service
 from itsm.tenancy import rls
-from itsm.tenancy.models import Tenant, TenantCounter
+from itsm.tenancy.models import Tenant
+from itsm.tenancy.services import allocate_numbers
 
 TENANT = "acme"
 CAB = {"bob": ApprovalBoard.CAB, "carol": ApprovalBoard.CAB, "maria": ApprovalBoard.ECAB}
@@ -304,17 +305,6 @@ def change_facts(
     }
 
 
-def numbers(tenant: Tenant, count: int) -> range:
-    """`count` change numbers in one step: the tenant's counter moves on by `count`."""
-    counter, _ = TenantCounter.objects.select_for_update().get_or_create(
-        tenant=tenant, key=Change.NUMBER_PREFIX
-    )
-    first = counter.last_value + 1
-    counter.last_value += count
-    counter.save(update_fields=["last_value", "updated_at"])
-    return range(first, first + count)
-
-
 def approvals(
     rng: random.Random, tenant: Tenant, changes: Sequence[Change], people: People
 ) -> list[tuple[ChangeApproval, datetime]]:
@@ -398,7 +388,11 @@ def history_seed(tenant: Tenant, per_day: float, now: datetime) -> tuple[int, in
     ]
     facts.sort(key=lambda found: found["created_at"])
     rows = []
-    for number, found in zip(numbers(tenant, len(facts)), facts, strict=True):
+    for number, found in zip(
+        allocate_numbers(tenant=tenant, key=Change.NUMBER_PREFIX, count=len(facts)),
+        facts,
+        strict=True,
+    ):
         times = {name: found.pop(name) for name in ("created_at", "updated_at")}
         service_id = found.pop("service_id")
         rows.append((Change(tenant=tenant, number=number, **found), service_id, times))

@@ -35,7 +35,8 @@ from itsm.calendars.selectors import tenant_time_zone
 from itsm.catalog.models import Category, Service
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
-from itsm.tenancy.models import Membership, Team, TeamMember, Tenant, TenantCounter
+from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
+from itsm.tenancy.services import allocate_numbers
 from itsm.timers.models import Timer
 from itsm.timers.services import timer_new
 
@@ -266,17 +267,6 @@ def incident_facts(
     }
 
 
-def numbers(tenant: Tenant, count: int) -> range:
-    """`count` incident numbers in one step: the tenant's counter moves on by `count`."""
-    counter, _ = TenantCounter.objects.select_for_update().get_or_create(
-        tenant=tenant, key=Incident.NUMBER_PREFIX
-    )
-    first = counter.last_value + 1
-    counter.last_value += count
-    counter.save(update_fields=["last_value", "updated_at"])
-    return range(first, first + count)
-
-
 class Command(BaseCommand):
     help = "Create about 90 days of past incidents in the demo tenants and build their rollups."
 
@@ -304,7 +294,11 @@ class Command(BaseCommand):
         zone = tenant_time_zone(tenant=tenant)
         created = creation_times(rng, per_day, zone, now.astimezone(zone).date())
         rows = []
-        for number, at in zip(numbers(tenant, len(created)), created, strict=True):
+        for number, at in zip(
+            allocate_numbers(tenant=tenant, key=Incident.NUMBER_PREFIX, count=len(created)),
+            created,
+            strict=True,
+        ):
             facts = incident_facts(rng, people, at, now)
             updated = facts.pop("updated_at")
             incident = Incident(tenant=tenant, number=number, **facts)

@@ -30,7 +30,8 @@ from incidents.management.commands.seed_demo_history import People, people_of, p
 from incidents.models import Incident
 from itsm.calendars.selectors import tenant_time_zone
 from itsm.tenancy import rls
-from itsm.tenancy.models import Tenant, TenantCounter
+from itsm.tenancy.models import Tenant
+from itsm.tenancy.services import allocate_numbers
 from itsm.timers.models import Timer
 from itsm.timers.services import timer_new
 from problems.choices import REVIEW_TIMER_KIND, ProblemStatus
@@ -151,17 +152,6 @@ def problem_facts(
     }
 
 
-def numbers(tenant: Tenant, count: int) -> range:
-    """`count` problem numbers in one step: the tenant's counter moves on by `count`."""
-    counter, _ = TenantCounter.objects.select_for_update().get_or_create(
-        tenant=tenant, key=Problem.NUMBER_PREFIX
-    )
-    first = counter.last_value + 1
-    counter.last_value += count
-    counter.save(update_fields=["last_value", "updated_at"])
-    return range(first, first + count)
-
-
 def incidents_taken(
     rng: random.Random, problems: Sequence[tuple[Problem, int | None]], seen: Sequence[Seen]
 ) -> list[tuple[Problem, int]]:
@@ -209,7 +199,11 @@ class Command(BaseCommand):
         zone = tenant_time_zone(tenant=tenant)
         created = creation_times(rng, per_day, zone, now.astimezone(zone).date())
         rows = []
-        for number, at in zip(numbers(tenant, len(created)), created, strict=True):
+        for number, at in zip(
+            allocate_numbers(tenant=tenant, key=Problem.NUMBER_PREFIX, count=len(created)),
+            created,
+            strict=True,
+        ):
             facts = problem_facts(rng, people, at, now)
             updated = facts.pop("updated_at")
             service_id = facts.pop("service_id")
