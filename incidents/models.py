@@ -28,6 +28,7 @@ from incidents.choices import (
     Urgency,
 )
 from itsm.audit.tracking import audited
+from itsm.tenancy.config import config_version_trigger
 from itsm.tenancy.models import NumberedModel, TenantOwnedModel
 from itsm.timeline import TimelineEvent
 
@@ -225,6 +226,7 @@ class PriorityMatrixCell(TenantOwnedModel):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices)
 
     class Meta:
+        triggers = [config_version_trigger()]
         ordering = ["impact", "urgency"]
         constraints = [
             models.UniqueConstraint(
@@ -245,6 +247,7 @@ class PriorityLabel(TenantOwnedModel):
     description = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        triggers = [config_version_trigger()]
         ordering = ["priority"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "priority"], name="incidents_label_unique")
@@ -329,6 +332,7 @@ class SlaPolicy(TenantOwnedModel):
     )
 
     class Meta:
+        triggers = [config_version_trigger()]
         ordering = ["order", "id"]
         verbose_name = "SLA policy"
         verbose_name_plural = "SLA policies"

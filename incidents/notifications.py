@@ -89,23 +89,48 @@ def _notify_tenant(tenant_id: int, events: list[IncidentEvent]) -> None:
     events = [event for event in events if _may_tell_someone(event, incidents[event.incident_id])]
     if not events:
         return  # incidents nobody works yet (a sweep over fresh ones): nothing more to read
-    teams = Q(pk__in={incident.assignment_team_id for incident in incidents.values()} - {None})
+    # What the writer's instances already carry (a service's incident, its actor) is not read
+    # again; the rest is read in one query per kind.
+    held = list(incidents.values())
+    tenant = next(iter(_loaded(held, "tenant").values()), None)
+    teams = _loaded(held, "assignment_team")
+    wanted_teams = {incident.assignment_team_id for incident in held} - {None} - set(teams)
     if any(_needs_management(event) for event in events):
-        teams |= Q(kind=TeamKind.MANAGEMENT)
+        management = Q(pk__in=wanted_teams) | Q(kind=TeamKind.MANAGEMENT)
+        teams |= {team.pk: team for team in Team.objects.for_tenant(tenant_id).filter(management)}
+    elif wanted_teams:
+        teams |= Team.objects.for_tenant(tenant_id).in_bulk(wanted_teams)
+    users = _loaded(held, "assignee") | _loaded(held, "commander") | _loaded(events, "actor")
     people = {event.actor_id for event in events} | {
-        person for incident in incidents.values() for person in _people_of(incident)
+        person for incident in held for person in _people_of(incident)
     }
-    services = {incident.service_id for incident in incidents.values()} - {None}
+    if wanted_people := people - {None} - set(users):
+        users |= get_user_model().objects.in_bulk(wanted_people)
+    services = _loaded(held, "service")
+    if wanted_services := {incident.service_id for incident in held} - {None} - set(services):
+        services |= Service.objects.for_tenant(tenant_id).in_bulk(wanted_services)
     names = _Names(
-        tenant=Tenant.objects.get(pk=tenant_id),
-        teams={team.pk: team for team in Team.objects.for_tenant(tenant_id).filter(teams)},
-        users=get_user_model().objects.in_bulk(people - {None}),
-        services=Service.objects.for_tenant(tenant_id).in_bulk(services) if services else {},
+        tenant=tenant if tenant is not None else Tenant.objects.get(pk=tenant_id),
+        teams=teams,
+        users=users,
+        services=services,
     )
     drafts = [_draft(event, incidents[event.incident_id], names) for event in events]
     notification_publish_many(
         tenant_id=tenant_id, drafts=[draft for draft in drafts if draft is not None]
     )
+
+
+def _loaded(instances: Sequence[Any], relation: str) -> dict[Any, Any]:
+    """The related objects the instances already hold (loaded with them), by primary key."""
+    found: dict[Any, Any] = {}
+    for instance in instances:
+        field = instance._meta.get_field(relation)
+        if field.is_cached(instance):
+            related = field.get_cached_value(instance)
+            if related is not None:
+                found[related.pk] = related
+    return found
 
 
 def _incidents(tenant_id: int, events: list[IncidentEvent]) -> dict[int, Incident]:

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from django.db import transaction
-from django.db.models import Q
 
 from incidents import timeline
 from incidents.choices import (
@@ -32,10 +31,23 @@ from incidents.choices import (
 from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
 from itsm.calendars.business_time import BusinessSchedule
 from itsm.calendars.selectors import calendar_schedule
-from itsm.services import object_delete, object_update, tenant_object_create
+from itsm.services import (
+    bulk_update_rows,
+    keep_related,
+    object_delete,
+    object_update,
+    tenant_object_create,
+)
+from itsm.tenancy.config import tenant_config
 from itsm.tenancy.models import Tenant
 from itsm.timers.models import Timer
-from itsm.timers.services import firings_record, timer_arm, timer_fired_steps, timer_new
+from itsm.timers.services import (
+    firings_record,
+    timer_arm,
+    timer_fired_steps,
+    timer_new,
+    timers_save,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,15 +79,29 @@ def sla_policy_delete(*, policy: SlaPolicy) -> None:
 def policy_for(incident: Incident) -> SlaPolicy:
     """The first active policy (by order) whose conditions match; the default for the
     incident's priority if none does (created on first use, so tenants can edit it)."""
-    candidates = SlaPolicy.objects.for_tenant(incident.tenant_id).filter(
-        Q(service__isnull=True) | Q(service_id=incident.service_id),
-        Q(category__isnull=True) | Q(category_id=incident.category_id),
-        is_active=True,
-    )
-    for policy in candidates.order_by("order", "id"):
-        if not policy.priorities or incident.priority in policy.priorities:
+    for policy in active_policies(incident.tenant):
+        if (
+            policy.service_id in (None, incident.service_id)
+            and policy.category_id in (None, incident.category_id)
+            and (not policy.priorities or incident.priority in policy.priorities)
+        ):
             return policy
     return _default_policy(incident.tenant_id, incident.priority)
+
+
+def active_policies(tenant: Tenant) -> list[SlaPolicy]:
+    """The tenant's active policies in the order they are tried, with their calendars (cached
+    per version of the tenant's configuration: treat as read-only)."""
+    return tenant_config(
+        tenant,
+        "incidents.sla_policies",
+        lambda: list(
+            SlaPolicy.objects.for_tenant(tenant)
+            .filter(is_active=True)
+            .select_related("calendar")
+            .order_by("order", "id")
+        ),
+    )
 
 
 def _default_policy(tenant_id: int, priority: int) -> SlaPolicy:
@@ -145,16 +171,13 @@ def plan(clock: SlaClock, schedule: BusinessSchedule, fired: Iterable[int]) -> N
         break
 
 
-def _save(clock: SlaClock) -> None:
-    clock.save()
-    clock.timer.save(update_fields=["step", "fire_at", "updated_at"])
-
-
 # --- Following the incident (called by incident services, inside their transaction) ------------
 
 
-def start_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
-    """Start the response and resolution clocks of a new incident, each with its timer."""
+def plan_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
+    """The response and resolution clocks of a new incident, each with its armed timer, and
+    the incident's SLA summary, all in memory: `start_clocks` writes them once the incident
+    exists, so the summary goes into the incident's own INSERT instead of an UPDATE after it."""
     policy = policy_for(incident)
     schedule = Schedules().of(policy)
     clocks = []
@@ -174,10 +197,15 @@ def start_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
         )
         plan(clock, schedule, ())
         clocks.append(clock)
+    incident.sla_due_at, incident.sla_breached = _summary(clocks)
+    return clocks
+
+
+def start_clocks(clocks: list[SlaClock]) -> list[SlaClock]:
+    """Write the planned clocks of a new incident (saved by now) and their timers: two
+    statements."""
     Timer.objects.bulk_create([clock.timer for clock in clocks])
-    created = SlaClock.objects.bulk_create(clocks)
-    summarise(incident, created)
-    return created
+    return SlaClock.objects.bulk_create(clocks)
 
 
 def refresh_summary(incident: Incident) -> None:
@@ -188,12 +216,7 @@ def refresh_summary(incident: Incident) -> None:
 
 def summarise(incident: Incident, clocks: Iterable[SlaClock]) -> None:
     """Keep the incident's SLA summary in step with its clocks (lists filter and order by it)."""
-    clocks = list(clocks)
-    due = min(
-        (c.due_at for c in clocks if c.running_since is not None and c.due_at is not None),
-        default=SLA_NEVER_DUE,
-    )
-    breached = any(c.breached_at is not None for c in clocks)
+    due, breached = _summary(clocks)
     if (incident.sla_due_at, incident.sla_breached) != (due, breached):
         incident.sla_due_at, incident.sla_breached = due, breached
         Incident.objects.for_tenant(incident.tenant_id).filter(pk=incident.pk).update(
@@ -201,41 +224,55 @@ def summarise(incident: Incident, clocks: Iterable[SlaClock]) -> None:
         )
 
 
-def follow_incident(incident: Incident, effect: ClockEffect, now: datetime) -> None:
-    """Pause, resume, stop or restart the incident's clocks as the lifecycle table says."""
+def _summary(clocks: Iterable[SlaClock]) -> tuple[datetime, bool]:
+    """The earliest due time of a running clock (SLA_NEVER_DUE if none runs), and whether any
+    clock has breached."""
+    clocks = list(clocks)
+    due = min(
+        (c.due_at for c in clocks if c.running_since is not None and c.due_at is not None),
+        default=SLA_NEVER_DUE,
+    )
+    return due, any(c.breached_at is not None for c in clocks)
+
+
+def follow_incident(incident: Incident, effect: ClockEffect, now: datetime) -> list[str]:
+    """Pause, resume, stop or restart the incident's clocks as the lifecycle table says.
+
+    Returns the incident's SLA summary fields that changed (set on it, not saved): the caller
+    saves them with the incident's own UPDATE.
+    """
     if effect is ClockEffect.NONE:
-        return
+        return []
     clocks = {clock.kind: clock for clock in _locked_clocks(incident)}
     if not clocks:
-        return
+        return []
     schedules = Schedules()
     response, resolution = clocks.get(SlaClockKind.RESPONSE), clocks.get(SlaClockKind.RESOLUTION)
+    changed: list[SlaClock | None] = []
     if effect is ClockEffect.STOP_RESPONSE:
-        _stop(response, schedules, now)
+        changed = [_stop(response, schedules, now)]
     elif effect is ClockEffect.PAUSE:
         policy = next(iter(clocks.values())).policy  # an incident's clocks share one policy
         if incident.hold_reason in policy.pause_hold_reasons:
-            for clock in clocks.values():
-                _pause(clock, schedules, now)
+            changed = [_pause(clock, schedules, now) for clock in clocks.values()]
     elif effect is ClockEffect.RESUME:
-        for clock in clocks.values():
-            _resume(clock, schedules, now)
+        changed = [_resume(clock, schedules, now) for clock in clocks.values()]
     elif effect is ClockEffect.STOP:
-        for clock in clocks.values():
-            _stop(clock, schedules, now)
+        changed = [_stop(clock, schedules, now) for clock in clocks.values()]
     elif effect is ClockEffect.RESTART_RESOLUTION:
-        _restart(resolution, schedules, now)
-    summarise(incident, clocks.values())
+        changed = [_restart(resolution, schedules, now)]
+    _save_all([clock for clock in changed if clock is not None], now)
+    return _follow_summary(incident, list(clocks.values()))
 
 
-def follow_priority(incident: Incident, now: datetime) -> None:
-    """A new priority may select another policy: new targets, same elapsed time."""
+def follow_priority(incident: Incident, now: datetime) -> list[str]:
+    """A new priority may select another policy: new targets, same elapsed time. Returns the
+    SLA summary fields that changed, for the caller to save with the incident."""
     policy = policy_for(incident)
     schedules = Schedules()
     clocks = _locked_clocks(incident)
-    for clock in clocks:
-        if clock.stopped_at is not None:
-            continue
+    running = [clock for clock in clocks if clock.stopped_at is None]
+    for clock in running:
         _catch_up(clock, schedules.of(clock.policy), now)
         clock.policy = policy
         clock.target = (
@@ -246,66 +283,86 @@ def follow_priority(incident: Incident, now: datetime) -> None:
         if clock.running_since is not None:
             clock.due_at = None
             plan(clock, schedules.of(policy), timer_fired_steps(clock.timer))
-        _save(clock)
-    summarise(incident, clocks)
+    _save_all(running, now)
+    return _follow_summary(incident, clocks)
+
+
+def _follow_summary(incident: Incident, clocks: list[SlaClock]) -> list[str]:
+    # The clocks as they are now stay on the incident for its representation.
+    keep_related(incident, "sla_clocks", sorted(clocks, key=lambda clock: clock.kind, reverse=True))
+    due, breached = _summary(clocks)
+    if (incident.sla_due_at, incident.sla_breached) == (due, breached):
+        return []
+    incident.sla_due_at, incident.sla_breached = due, breached
+    return ["sla_due_at", "sla_breached"]
 
 
 def _locked_clocks(incident: Incident) -> list[SlaClock]:
-    # Locked alone (no join): a join would hand back stale related rows after a wait.
-    clocks = list(
+    # The clocks and their timers locked in one statement (FOR UPDATE of both: after waiting
+    # for a sweep, PostgreSQL re-reads both rows as committed). The policy is only read; the
+    # caller holds the incident's lock, so lock order stays incident → clock → timer.
+    return list(
         SlaClock.objects.for_tenant(incident.tenant_id)
         .filter(incident=incident)
-        .select_for_update()
+        .select_related("timer", "policy__calendar")
+        .select_for_update(of=("self", "timer"))
     )
-    timers = {
-        timer.pk: timer
-        for timer in Timer.objects.for_tenant(incident.tenant_id)
-        .filter(pk__in=[clock.timer_id for clock in clocks])
-        .select_for_update()
-    }
-    policies = {
-        policy.pk: policy
-        for policy in SlaPolicy.objects.for_tenant(incident.tenant_id)
-        .filter(pk__in={clock.policy_id for clock in clocks})
-        .select_related("calendar")
-    }
+
+
+CLOCK_FIELDS: Final = [
+    "policy",
+    "target",
+    "elapsed",
+    "running_since",
+    "paused_since",
+    "paused_total",
+    "due_at",
+    "breached_at",
+    "stopped_at",
+    "updated_at",
+]
+
+
+def _save_all(clocks: Sequence[SlaClock], now: datetime) -> None:
+    """Write the clocks that changed and their timers: two statements, however many."""
     for clock in clocks:
-        clock.policy, clock.timer = policies[clock.policy_id], timers[clock.timer_id]
-    return clocks
+        clock.updated_at = now
+    bulk_update_rows(SlaClock, clocks, CLOCK_FIELDS)
+    timers_save([clock.timer for clock in clocks], now)
 
 
-def _pause(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
+def _pause(clock: SlaClock | None, schedules: Schedules, now: datetime) -> SlaClock | None:
     if clock is None or clock.running_since is None:
-        return
+        return None
     _catch_up(clock, schedules.of(clock.policy), now)
     clock.running_since, clock.paused_since, clock.due_at = None, now, None
     if clock.timer.fire_at is not None and clock.timer.fire_at > now:
         timer_arm(clock.timer, step=None, at=None)  # thresholds already passed still fire
-    _save(clock)
+    return clock
 
 
-def _resume(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
+def _resume(clock: SlaClock | None, schedules: Schedules, now: datetime) -> SlaClock | None:
     if clock is None or clock.paused_since is None:
-        return
+        return None
     schedule = schedules.of(clock.policy)
     _catch_up(clock, schedule, now)
     clock.paused_since, clock.running_since = None, now
     plan(clock, schedule, timer_fired_steps(clock.timer))
-    _save(clock)
+    return clock
 
 
-def _restart(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
+def _restart(clock: SlaClock | None, schedules: Schedules, now: datetime) -> SlaClock | None:
     """A reopened incident's resolution clock continues where it stopped."""
     if clock is None or clock.stopped_at is None:
-        return
+        return None
     clock.stopped_at, clock.running_since = None, now
     plan(clock, schedules.of(clock.policy), timer_fired_steps(clock.timer))
-    _save(clock)
+    return clock
 
 
-def _stop(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
+def _stop(clock: SlaClock | None, schedules: Schedules, now: datetime) -> SlaClock | None:
     if clock is None or clock.stopped_at is not None:
-        return
+        return None
     _catch_up(clock, schedules.of(clock.policy), now)
     clock.running_since = clock.paused_since = None
     timer_arm(clock.timer, step=None, at=None)
@@ -316,7 +373,7 @@ def _stop(clock: SlaClock | None, schedules: Schedules, now: datetime) -> None:
         new = firings_record([(clock.timer, BREACH, clock.breached_at)], now)
         if new:
             record_thresholds([(clock, BREACH)], late=True)
-    _save(clock)
+    return clock
 
 
 def record_thresholds(

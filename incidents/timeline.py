@@ -14,6 +14,32 @@ from incidents.models import Incident, IncidentEvent
 from itsm.timeline import timeline_write
 
 
+def draft(
+    incident: Incident,
+    kind: EventKind,
+    actor: Any,
+    *,
+    is_public: bool = False,
+    from_status: str = "",
+    to_status: str = "",
+    body: str = "",
+    data: dict[str, Any] | None = None,
+) -> IncidentEvent:
+    """One event of the incident's timeline, not yet written: `record_many` writes a service's
+    events in one statement."""
+    return IncidentEvent(
+        tenant_id=incident.tenant_id,
+        incident=incident,
+        kind=kind,
+        actor=actor,
+        is_public=is_public,
+        from_status=from_status,
+        to_status=to_status,
+        body=body,
+        data=data or {},
+    )
+
+
 def record(
     incident: Incident,
     kind: EventKind,
@@ -28,16 +54,15 @@ def record(
     """Append one event to the incident's timeline."""
     [event] = timeline_write(
         [
-            IncidentEvent(
-                tenant_id=incident.tenant_id,
-                incident=incident,
-                kind=kind,
-                actor=actor,
+            draft(
+                incident,
+                kind,
+                actor,
                 is_public=is_public,
                 from_status=from_status,
                 to_status=to_status,
                 body=body,
-                data=data or {},
+                data=data,
             )
         ]
     )

@@ -27,6 +27,7 @@ from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Field, Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import SimpleTemplateResponse, TemplateResponse
@@ -480,7 +481,8 @@ class ServiceBackedAdmin[M: Model](TenantScopedAdmin[M]):
 
     def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
         try:
-            self._save_through_service(request, obj, form, change)
+            with transaction.atomic():  # the form is shown again, with the refusal, after it
+                self._save_through_service(request, obj, form, change)
         except (DomainError, ValidationError) as error:
             raise _ServiceRefusedError(error) from error
 
@@ -583,12 +585,13 @@ class ActionAdmin[M: Model](ServiceBackedAdmin[M]):
             service, inputs = self.lifecycle_actions[action]
             arguments = {name: form.cleaned_data[name] for name in inputs}
             try:
-                service(
-                    tenant=obj.tenant,  # type: ignore[attr-defined]  # a tenant's record
-                    actor=request.user,
-                    **{self.record_keyword: obj.pk},
-                    **arguments,
-                )
+                with transaction.atomic():  # the form is shown again, with the refusal, after it
+                    service(
+                        tenant=obj.tenant,  # type: ignore[attr-defined]  # a tenant's record
+                        actor=request.user,
+                        **{self.record_keyword: obj.pk},
+                        **arguments,
+                    )
             except (DomainError, ValidationError) as error:
                 add_service_error(form, error)
             else:

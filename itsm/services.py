@@ -1,10 +1,11 @@
 """Write helpers that every app's services build on."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import ProtectedError, RestrictedError
+from django.db.models.fields.mixins import FieldCacheMixin
 
 from itsm.errors import ConflictError
 from itsm.tenancy.models import Tenant, TenantOwnedModel
@@ -22,6 +23,53 @@ def tenant_object_create[M: TenantOwnedModel](
     instance.full_clean()
     instance.save(force_insert=True)
     return instance
+
+
+def validate_fields(
+    instance: models.Model,
+    *,
+    only: Collection[str] | None = None,
+    exclude: Collection[str] = (),
+) -> None:
+    """`full_clean` for a hot write path: every field's own rules (or those of the fields named
+    in `only`: what an edit changed), checked in Python alone.
+
+    Left out, because each costs a round trip and is assured otherwise:
+    - looking up a foreign key whose object is already loaded: it came from input validated in
+      the tenant's scope (or it is the tenant, or the actor), and the database's foreign keys
+      and tenant link guards refuse anything else;
+    - querying check and unique constraints one by one: the database enforces them on write.
+      Use this only for models whose check constraints restate their fields' choices (which
+      are checked here) and whose unique values the service allocates itself.
+
+    Raises:
+        django.core.exceptions.ValidationError: with the offending fields.
+    """
+    skipped = [
+        field.name
+        for field in instance._meta.concrete_fields
+        if field.name in exclude
+        or (only is not None and field.name not in only)
+        or (isinstance(field, FieldCacheMixin) and field.is_cached(instance))
+    ]
+    instance.full_clean(exclude=skipped, validate_unique=False, validate_constraints=False)
+
+
+def keep_related(instance: models.Model, name: str, value: Any) -> None:
+    """Leave on `instance` what a write just made of its relation `name` (reverse or many), as a
+    prefetch would: `instance.<name>` (a one-to-one: the object or None) or
+    `instance.<name>.all()` then read it without a query, so a service's result is represented
+    without being read back."""
+    relation = instance._meta.get_field(name)
+    if relation.one_to_one:
+        assert isinstance(relation, FieldCacheMixin)
+        relation.set_cached_value(instance, value)
+        return
+    queryset = getattr(instance, name).get_queryset()
+    queryset._result_cache = list(value)
+    queryset._prefetch_done = True
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache[relation.cache_name] = queryset  # type: ignore[union-attr]
 
 
 def object_update[M: models.Model](instance: M, *, data: Mapping[str, Any]) -> list[str]:

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -5,8 +6,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents import selectors, sla
+from incidents import sla
 from incidents.choices import (
+    DEFAULT_PRIORITY_LABELS,
     SLA_NEVER_DUE,
     EscalationKind,
     HoldReason,
@@ -78,6 +80,9 @@ class SlaClockSerializer(serializers.ModelSerializer[SlaClock]):
         return clock.breached_at is not None
 
 
+_UNREAD = object()
+
+
 class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
     """An incident as the API shows it; `priority_label` is the tenant's name for the level."""
 
@@ -142,9 +147,13 @@ class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
         return None if incident.sla_due_at == SLA_NEVER_DUE else incident.sla_due_at
 
     def get_priority_label(self, incident: Incident) -> str:
-        labels: dict[int, str] = self.context.get("priority_labels", {})
-        label = labels.get(incident.priority)
-        return label if label is not None else incident.get_priority_display()
+        # Read with the incident (selectors.with_priority_labels), else from the tenant's labels,
+        # which the view loads on first need only.
+        label = getattr(incident, "tenant_priority_label", _UNREAD)
+        if label is _UNREAD:
+            labels: Callable[[], dict[int, str]] = self.context["priority_labels"]
+            label = labels().get(incident.priority)
+        return str(label) if label is not None else DEFAULT_PRIORITY_LABELS[incident.priority][0]
 
     def get_allowed_actions(self, incident: Incident) -> list[str]:
         return [str(action) for action in allowed_actions(incident.status)]
@@ -198,7 +207,7 @@ class IncidentDetailSerializer(IncidentReadSerializer):
 
     @extend_schema_field(SlaClockSerializer(many=True))
     def get_sla_clocks(self, incident: Incident) -> Any:
-        return SlaClockSerializer(selectors.incident_sla_clocks(incident=incident), many=True).data
+        return SlaClockSerializer(incident.sla_clocks.all(), many=True).data
 
     @extend_schema_field(LinkedProblemSerializer(allow_null=True))
     def get_problem(self, incident: Incident) -> dict[str, str] | None:

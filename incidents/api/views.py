@@ -114,7 +114,21 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
     # --- Reading ---
 
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
-        return selectors.incident_list(tenant=tenant, membership=self.request.membership)
+        membership = self.request.membership
+        if self.action == "list":
+            incidents = selectors.incident_list_rows(tenant=tenant, membership=membership)
+        elif self.action == "retrieve":
+            incidents = selectors.incident_detail_list(tenant=tenant, membership=membership)
+        else:
+            # An action's record is read again, locked, by its service: here only what the
+            # lookup and the If-Match need.
+            return (
+                selectors.incident_list(tenant=tenant, membership=membership)
+                .select_related(None)
+                .prefetch_related(None)
+                .only("pk", "tenant_id", "number", "version", "reported_by_id")
+            )
+        return selectors.with_priority_labels(incidents)
 
     @cached_property
     def priority_labels(self) -> dict[int, str]:
@@ -122,8 +136,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
-        if getattr(self.request, "tenant", None) is not None:
-            context["priority_labels"] = self.priority_labels
+        # Called by the serializer only for incidents read without their label (after a write).
+        context["priority_labels"] = lambda: self.priority_labels
         return context
 
     def get_serializer_class(self) -> Any:
@@ -138,18 +152,18 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
     # --- Writing ---
 
     def perform_create_service(self, data: dict[str, Any]) -> Incident:
-        incident = services.incident_create(tenant=self.tenant, actor=self.request.user, data=data)
-        return self.reloaded(incident.pk)
+        # Represented as the service left it (related objects, clocks and all): no re-read.
+        return services.incident_create(tenant=self.tenant, actor=self.request.user, data=data)
 
     def perform_update_service(self, instance: Incident, data: dict[str, Any]) -> Incident:
-        services.incident_update(
+        incident = services.incident_update(
             tenant=self.tenant,
             incident_id=instance.pk,
             actor=self.request.user,
             data=data,
             expected_version=self.expected_version(instance),
         )
-        return self.reloaded(instance.pk)
+        return selectors.incident_represented(incident)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
@@ -255,8 +269,13 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         )
         return Response(s.IncidentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
+    def act(self, service: Callable[..., Any]) -> Response:
+        # Represented as the service left it: its lock read the incident with its relations.
+        incident = self.run_service(service, self.get_object())
+        return self.respond_with(selectors.incident_represented(incident))
+
     def reloaded(self, pk: int) -> Incident:
-        return selectors.incident_list(tenant=self.tenant).get(pk=pk)
+        return selectors.incident_detail_list(tenant=self.tenant).get(pk=pk)
 
 
 class SlaPolicyViewSet(TenantModelViewSet):

@@ -20,26 +20,46 @@ from incidents.models import Incident
 from itsm.errors import NotFoundError
 from itsm.tenancy.models import Tenant
 
+# What an incident's representation and its services read of its relations; the users
+# (reporter, commander) come in one more query when needed.
+LOCKED_RELATIONS = ("service", "category", "assignment_team", "assignee")
+
 
 def locked(tenant: Tenant, incident_id: int, expected_version: int | None) -> Incident:
     """The incident, locked for this transaction, if the caller's version is current.
+
+    One statement locks the row and reads it with its relations (not locked). After waiting for
+    a concurrent writer, PostgreSQL returns the incident as that writer committed it, but joined
+    to the related rows it had found before the wait: if a link changed meanwhile, the two no
+    longer match, and the incident is read again (the lock is ours by then).
 
     Raises:
         NotFoundError: absent or another tenant's.
         StaleIncidentError: someone changed it since the caller read it.
     """
-    incidents = Incident.objects.for_tenant(tenant).filter(pk=incident_id)
-    # Lock first, then read: a locking query that joins would hand back the joined rows as they
-    # were before a concurrent writer committed (PostgreSQL re-checks only the locked row).
-    if not incidents.select_for_update().values_list("pk", flat=True):
+    incidents = (
+        Incident.objects.for_tenant(tenant).filter(pk=incident_id).select_related(*LOCKED_RELATIONS)
+    )
+    incident = incidents.select_for_update(of=("self",)).first()
+    if incident is None:
         raise NotFoundError("No such incident.")
-    incident = incidents.select_related("assignment_team", "assignee", "commander").get()
+    if not _relations_match(incident):
+        incident = incidents.get()
+    incident.tenant = tenant  # the caller's, already loaded: its configuration is read from it
     if expected_version is not None and incident.version != expected_version:
         raise StaleIncidentError(
             f"{incident.reference} has changed since you read it; reload and try again.",
             extra={"current_version": incident.version},
         )
     return incident
+
+
+def _relations_match(incident: Incident) -> bool:
+    for name in LOCKED_RELATIONS:
+        related = getattr(incident, name)
+        if getattr(incident, f"{name}_id") != (related.pk if related is not None else None):
+            return False
+    return True
 
 
 def save(incident: Incident, fields: list[str]) -> None:
@@ -71,7 +91,9 @@ def transition(
     changes = changes or {}
     for name, value in changes.items():
         setattr(incident, name, value)
-    save(incident, ["status", *changes])
+    # The clocks first, so their summary on the incident goes into the incident's one UPDATE.
+    summary = sla.follow_incident(incident, rule.clocks, timezone.now())
+    save(incident, ["status", *changes, *summary])
     # Status changes are public: the reporter follows their incident's progress.
     timeline.record(
         incident,
@@ -83,7 +105,6 @@ def transition(
         body=body,
         data=data,
     )
-    sla.follow_incident(incident, rule.clocks, timezone.now())
 
 
 def check_open(incident: Incident, doing: str) -> None:

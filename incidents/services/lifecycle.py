@@ -22,7 +22,7 @@ from itsm.tenancy.choices import TeamKind
 from itsm.tenancy.models import Tenant
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_acknowledge(
     *, tenant: Tenant, incident_id: int, actor: Any, expected_version: int | None = None
 ) -> Incident:
@@ -49,7 +49,7 @@ def incident_acknowledge(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_hold(
     *,
     tenant: Tenant,
@@ -74,7 +74,7 @@ def incident_hold(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_resume(
     *,
     tenant: Tenant,
@@ -89,7 +89,7 @@ def incident_resume(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_resolve(
     *,
     tenant: Tenant,
@@ -134,7 +134,7 @@ def incident_resolve(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_close(
     *,
     tenant: Tenant,
@@ -149,7 +149,7 @@ def incident_close(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_reopen(
     *,
     tenant: Tenant,
@@ -179,7 +179,7 @@ def incident_reopen(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_cancel(
     *,
     tenant: Tenant,

@@ -22,7 +22,7 @@ from itsm.tenancy.choices import STAFF_ROLES
 from itsm.tenancy.models import Tenant
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_declare_major(
     *,
     tenant: Tenant,
@@ -60,7 +60,7 @@ def incident_declare_major(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_stakeholder_update(
     *, tenant: Tenant, incident_id: int, actor: Any, body: str
 ) -> IncidentEvent:

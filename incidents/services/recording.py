@@ -14,6 +14,7 @@ from incidents.errors import TransitionRequirementError
 from incidents.models import Incident, IncidentEvent
 from incidents.services.base import check_not_terminal, check_open, locked, save
 from incidents.services.routing import apply_assignment, check_assignment
+from itsm.services import keep_related, validate_fields
 from itsm.tenancy.models import Tenant
 from itsm.tenancy.services import allocate_number
 
@@ -23,11 +24,13 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> Incident:
-    """Record an incident: number, priority from the tenant's matrix, first timeline event.
+    """Record an incident: number, priority from the tenant's matrix, SLA clocks, first timeline
+    event (and the assignment's, when one is given).
 
-    `data` may name the reporter (default: the actor) and an initial team and assignee.
+    `data` may name the reporter (default: the actor) and an initial team and assignee. The
+    related objects given are kept on the incident, so its representation needs no re-read.
     """
     now = timezone.now()
     data = dict(data)
@@ -44,13 +47,11 @@ def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> I
         detected_at=data.pop("detected_at", None) or now,
         **data,
     )
-    incident.full_clean(exclude=["number"])
+    validate_fields(incident, exclude=["number"])
     if team is not None or assignee is not None:
         check_assignment(tenant, team, assignee)
-    incident.number = allocate_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
-    incident.save(force_insert=True)
-    sla.start_clocks(incident, now)
-    timeline.record(
+    clocks = sla.plan_clocks(incident, now)
+    created = timeline.draft(
         incident,
         EventKind.CREATED,
         actor,
@@ -58,13 +59,20 @@ def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> I
         to_status=incident.status,
         data={"priority": incident.priority, "source": incident.source},
     )
+    events = [created]
     if team is not None or assignee is not None:
-        apply_assignment(incident, actor, team=team, assignee=assignee, now=now)
-        incident.save()
+        events.append(apply_assignment(incident, actor, team=team, assignee=assignee, now=now))
+    incident.number = allocate_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
+    incident.save(force_insert=True)
+    clocks = sla.start_clocks(clocks)
+    timeline.record_many(events)
+    # What the representation reads, as written: the clocks, and no problem link yet.
+    keep_related(incident, "sla_clocks", clocks)
+    keep_related(incident, "problem_link", None)
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_update(
     *,
     tenant: Tenant,
@@ -87,13 +95,13 @@ def incident_update(
         return incident
     for name, value in changed.items():
         setattr(incident, name, value)
-    incident.full_clean()
+    validate_fields(incident, only=changed)
     save(incident, list(changed))
     timeline.record(incident, EventKind.FIELDS, actor, data={"fields": sorted(changed)})
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_change_priority(
     *,
     tenant: Tenant,
@@ -116,9 +124,9 @@ def incident_change_priority(
     before = {"impact": incident.impact, "urgency": incident.urgency, "priority": incident.priority}
     incident.impact, incident.urgency = impact, urgency
     incident.priority = selectors.priority_for(tenant=tenant, impact=impact, urgency=urgency)
-    incident.full_clean()
-    save(incident, ["impact", "urgency", "priority"])
-    sla.follow_priority(incident, timezone.now())
+    validate_fields(incident, only=["impact", "urgency", "priority"])
+    summary = sla.follow_priority(incident, timezone.now())
+    save(incident, ["impact", "urgency", "priority", *summary])
     timeline.record(
         incident,
         EventKind.PRIORITY,
@@ -132,7 +140,7 @@ def incident_change_priority(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_comment(
     *, tenant: Tenant, incident_id: int, actor: Any, body: str, is_public: bool
 ) -> IncidentEvent:

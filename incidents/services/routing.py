@@ -13,7 +13,7 @@ from incidents import timeline
 from incidents.choices import EscalationKind, EventKind, IncidentAction
 from incidents.errors import IncidentErrorCode, TransitionRequirementError
 from incidents.lifecycle import check_action, check_details
-from incidents.models import Incident
+from incidents.models import Incident, IncidentEvent
 from incidents.services.base import locked, save
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import STAFF_ROLES, TeamKind
@@ -22,7 +22,7 @@ from itsm.tenancy.models import Team, Tenant
 NEXT_TIER = {TeamKind.L1: TeamKind.L2, TeamKind.L2: TeamKind.L3}
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_assign(
     *,
     tenant: Tenant,
@@ -44,12 +44,13 @@ def incident_assign(
     check_assignment(tenant, team, assignee)
     if team == incident.assignment_team and assignee == incident.assignee:
         return incident
-    apply_assignment(incident, actor, team=team, assignee=assignee, now=timezone.now())
+    event = apply_assignment(incident, actor, team=team, assignee=assignee, now=timezone.now())
     save(incident, ["assignment_team", "assignee", "first_assigned_at", "reassignment_count"])
+    timeline.record_many([event])
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_escalate(
     *,
     tenant: Tenant,
@@ -149,8 +150,9 @@ def check_assignment(tenant: Tenant, team: Team | None, assignee: Any) -> None:
 
 def apply_assignment(
     incident: Incident, actor: Any, *, team: Team | None, assignee: Any, now: datetime
-) -> None:
-    """Set team and assignee, count a reassignment, record it; the caller saves."""
+) -> IncidentEvent:
+    """Set team and assignee and count a reassignment; the caller saves the incident and
+    records the returned event (with its others, in one statement)."""
     moved_team = incident.assignment_team_id is not None and team != incident.assignment_team
     moved_person = incident.assignee_id is not None and assignee not in (None, incident.assignee)
     if moved_team or moved_person:
@@ -158,7 +160,7 @@ def apply_assignment(
     before_team, before_assignee = incident.assignment_team, incident.assignee
     incident.assignment_team, incident.assignee = team, assignee
     incident.first_assigned_at = incident.first_assigned_at or now
-    timeline.record(
+    return timeline.draft(
         incident,
         EventKind.ASSIGNMENT,
         actor,

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -55,9 +56,10 @@ class IncidentCreatePage(TenantPageMixin, TemplateView):
         form = self.get_form(request.POST)
         if form.is_valid():
             try:
-                incident = services.incident_create(
-                    tenant=self.tenant, actor=request.user, data=form.service_data()
-                )
+                with transaction.atomic():  # a refusal is shown on the form: keep the page's
+                    incident = services.incident_create(
+                        tenant=self.tenant, actor=request.user, data=form.service_data()
+                    )
             except (InvalidInputError, ValidationError) as error:
                 form.add_service_error(error)
             else:

@@ -19,6 +19,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -496,13 +497,14 @@ class IncidentActionPage(IncidentRecordMixin, View):
             outcome = Outcome(400, [("error", "Please correct the errors below.")])
             return self.render_record(incident, outcome=outcome, bound=panel)
         try:
-            spec.service(
-                tenant=self.tenant,
-                incident_id=incident.pk,
-                actor=request.user,
-                **form.service_arguments(),  # type: ignore[attr-defined]
-                **spec.options,
-            )
+            with transaction.atomic():  # after a refusal the page is rendered in this transaction
+                spec.service(
+                    tenant=self.tenant,
+                    incident_id=incident.pk,
+                    actor=request.user,
+                    **form.service_arguments(),  # type: ignore[attr-defined]
+                    **spec.options,
+                )
         except DomainError as error:
             return self.refused(spec, incident, panel, error)
         except ValidationError as error:  # a model's full_clean inside the service

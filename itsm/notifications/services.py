@@ -88,7 +88,7 @@ def notification_publish(
     return notification
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the caller's transaction; no savepoint of its own
 def notification_publish_many(
     *, tenant_id: int, drafts: Sequence[NotificationDraft]
 ) -> list[Notification | None]:

@@ -14,7 +14,7 @@ from itsm.tenancy.choices import MembershipRole, TeamKind
 
 
 # The tenant row is its own tenant: its events are filed under its id.
-@audited(tenant_column="pgh_obj_id")
+@audited(tenant_column="pgh_obj_id", exclude=["config_version"])
 class Tenant(models.Model):
     """An organisation: everything else belongs to exactly one tenant."""
 
@@ -22,6 +22,15 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=63, unique=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    config_version = models.PositiveBigIntegerField(
+        default=0,
+        db_default=0,  # rows inserted outside the ORM (raw SQL) start at 0 too
+        editable=False,
+        help_text=_(
+            "Bumped by the database whenever the tenant's configuration changes "
+            "(itsm.tenancy.config): caches of it are keyed on it."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

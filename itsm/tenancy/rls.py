@@ -99,7 +99,9 @@ def scope(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     connection = connections[using]
     nested = connection.in_atomic_block
     outer = _current.get()
-    token = _current.set(outer)
+    # A transaction of its own starts with nothing set, whatever another connection's has (a
+    # report's transaction on the read replica inside a request's, say).
+    token = _current.set(outer if nested else NO_ACCESS)
     try:
         with transaction.atomic(using=using):
             yield
@@ -118,6 +120,19 @@ def activate(context: RlsContext, using: str = DEFAULT_DB_ALIAS) -> None:
     if _current.get() != context:
         _apply(connection, context)
         _current.set(context)
+
+
+def assume(context: RlsContext, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Record that SQL of our own (`itsm_enter_tenant`) has just set the transaction's settings
+    to `context`, so scopes restore and compare them as if `activate` had."""
+    if not connections[using].in_atomic_block:
+        raise RuntimeError("rls.assume() needs a transaction: call it inside rls.scope().")
+    _current.set(context)
+
+
+def is_enforced(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether the database has policies to set (PostgreSQL) or none (SQLite)."""
+    return _is_postgres(connections[using])
 
 
 @contextmanager

@@ -222,13 +222,14 @@ def problem_resolve_linked_incidents(
         rows: list[RowResult] = []
         for incident in incidents:
             try:
-                incident_services.incident_resolve(
-                    tenant=tenant,
-                    incident_id=incident.pk,
-                    actor=actor,
-                    resolution_code=resolution_code,
-                    resolution_notes=notes,
-                )
+                with transaction.atomic():  # one incident's refusal undoes only its own writes
+                    incident_services.incident_resolve(
+                        tenant=tenant,
+                        incident_id=incident.pk,
+                        actor=actor,
+                        resolution_code=resolution_code,
+                        resolution_notes=notes,
+                    )
             except DomainError as error:
                 rows.append(RowResult(incident.reference, "refused", error.code, error.message))
             else:

@@ -1,0 +1,180 @@
+"""The incident API's query budgets, pinned: what one request sends to PostgreSQL, at two data
+sizes (the count must not grow with the tenant).
+
+The tests are transactional so each request's transaction is the outermost one, as in
+production: the counts are the statements production sends (no savepoints of a test's own
+transaction). A change that adds a query fails here with the request and its statements; a
+change that removes one fails too, until the pin is lowered: the pins are the record of what a
+request costs (docs/benchmarks.md has the times).
+"""
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from incidents import services
+from incidents.models import Incident
+from itsm.tenancy import rls
+from tests.factories import SlaPolicyFactory
+from tests.incidents.conftest import Desk, make_incident
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Every request: BEGIN and COMMIT of its transaction, the API token, and the tenant with the
+# member's membership (one statement that also sets row-level security). Then its own:
+READ_BUDGETS = {
+    "list": 6,  # the page of incidents with their labels; their reporters
+    "detail": 8,  # the incident with its labels; its people; its SLA clocks; its problem link
+}
+
+# The service named in the input; the number; the incident; its timers; its clocks; its first
+# event. The matrix, the SLA policies and the priority labels come from the tenant's cached
+# configuration, and the answer is built from what was written: nothing is read back.
+CREATE_BUDGET = 10
+
+# The lookup of the reference; the service's locking read (with the relations); what the
+# action needs (the SLA clocks with their timers, a team, a member); its writes (the incident,
+# its event, clocks and timers, notifications); then what the answer reads that the service did
+# not leave on the incident: the reporter and the problem link.
+ACTION_BUDGETS = {
+    "acknowledge": 13,
+    "assign": 18,  # + the team and agent named in the input, + their checks, + a notification
+    "escalate": 16,  # + the next tier's team, + a notification
+    "hold": 13,
+    "resume": 14,
+    "resolve": 13,
+    "close": 11,  # the clocks stopped at resolution: nothing to follow
+    "reopen": 15,  # + the reopen window's settings, + the fired thresholds of the clock
+    "cancel": 13,
+    "change-priority": 16,  # + the fired thresholds; the matrix and policies read (first use here)
+    "declare-major": 18,  # + the commander named, + their role, + notifications to management
+    "comment": 8,  # appends only: the event is the answer
+    "work-note": 8,
+    "patch": 11,
+}
+
+SIZES = [3, 40]
+
+
+def _other_incidents(desk: Desk, count: int) -> None:
+    """`count` more incidents in the tenant, as agents record them."""
+    with rls.tenant_scope(desk.tenant.pk):
+        for index in range(count):
+            services.incident_create(
+                tenant=desk.tenant,
+                actor=desk.l1_agent,
+                data={"title": f"Printer {index} jams", "assignment_team": desk.l1},
+            )
+
+
+class Budgets:
+    """Counts the queries of each request and reports every request off its pin at once."""
+
+    def __init__(self) -> None:
+        self.misses: list[str] = []
+
+    def check(self, name: str, budget: int, call: Callable[[], Any], status: int) -> None:
+        with CaptureQueriesContext(connection) as queries:
+            response = call()
+        assert response.status_code == status, (name, response.content[:500])
+        if len(queries) != budget:
+            statements = "\n  ".join(query["sql"][:160] for query in queries.captured_queries)
+            self.misses.append(
+                f"{name}: {len(queries)} queries, pinned at {budget}:\n  {statements}"
+            )
+
+    def assert_kept(self) -> None:
+        if self.misses:
+            pytest.fail(
+                "Lower a pin if you removed queries; otherwise find the new ones:\n"
+                + "\n".join(self.misses),
+                pytrace=False,
+            )
+
+
+# Each action: the state its incident starts in, the input, and who acts.
+ACTIONS: dict[str, tuple[str, Callable[[Desk], dict[str, Any]]]] = {
+    "acknowledge": ("new", lambda desk: {}),
+    "assign": ("in_progress", lambda desk: {"team": "l2", "assignee": "leo-l2"}),
+    "escalate": ("in_progress", lambda desk: {"kind": "functional", "reason": "Needs L2."}),
+    "hold": ("in_progress", lambda desk: {"hold_reason": "awaiting_caller"}),
+    "resume": ("on_hold", lambda desk: {"note": "Caller is back."}),
+    "resolve": (
+        "in_progress",
+        lambda desk: {"resolution_code": "fixed", "resolution_notes": "Restarted it."},
+    ),
+    "close": ("resolved", lambda desk: {}),
+    "reopen": ("resolved", lambda desk: {"reason": "It broke again."}),
+    "cancel": ("new", lambda desk: {"reason": "Duplicate."}),
+    "change-priority": (
+        "in_progress",
+        lambda desk: {"impact": 1, "urgency": 1, "reason": "Whole floor affected."},
+    ),
+    "declare-major": (
+        "in_progress",
+        lambda desk: {"commander": "mia-manager", "reason": "Many customers."},
+    ),
+    "comment": ("in_progress", lambda desk: {"body": "Looking into it."}),
+    "work-note": ("in_progress", lambda desk: {"body": "Checked the relay."}),
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_reads_cost_a_pinned_number_of_queries_at_any_size(desk, api_client, size):
+    SlaPolicyFactory(tenant=desk.tenant)
+    _other_incidents(desk, size)
+    incident = make_incident(desk, "in_progress")
+    client, budgets = api_client(desk.l1_agent), Budgets()
+
+    budgets.check("list", READ_BUDGETS["list"], lambda: client.get(desk.url()), 200)
+    url = desk.url(f"{incident.reference}/")
+    budgets.check("detail", READ_BUDGETS["detail"], lambda: client.get(url), 200)
+    budgets.assert_kept()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_create_costs_a_pinned_number_of_queries_at_any_size(desk, api_client, size):
+    SlaPolicyFactory(tenant=desk.tenant)
+    _other_incidents(desk, size)
+    client = api_client(desk.l1_agent)
+    body = {"title": "Mail is down", "service": "email", "impact": 2, "urgency": 2}
+
+    # A process that has served the tenant before: its configuration is cached.
+    assert client.post(desk.url(), {**body, "title": "Warm-up"}, format="json").status_code == 201
+    budgets = Budgets()
+    budgets.check(
+        "create", CREATE_BUDGET, lambda: client.post(desk.url(), body, format="json"), 201
+    )
+    budgets.assert_kept()
+    with rls.tenant_scope(desk.tenant.pk):
+        incident = Incident.objects.for_tenant(desk.tenant).get(title="Mail is down")
+        # Everything was written in that one request: number, clocks, first event.
+        assert incident.number > size
+        assert incident.sla_clocks.count() == 2
+        assert incident.events.count() == 1
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_each_action_costs_a_pinned_number_of_queries_at_any_size(desk, api_client, size):
+    SlaPolicyFactory(tenant=desk.tenant)
+    _other_incidents(desk, size)
+    client, budgets = api_client(desk.admin), Budgets()
+    # A process that has served the tenant's writes before: its configuration is cached.
+    warm = desk.url(f"{make_incident(desk).reference}/acknowledge/")
+    assert client.post(warm, {}, format="json").status_code == 200
+    for action, (state, body) in ACTIONS.items():
+        url = desk.url(f"{make_incident(desk, state).reference}/{action}/")
+        budgets.check(
+            action,
+            ACTION_BUDGETS[action],
+            partial(client.post, url, body(desk), format="json"),
+            201 if action in ("comment", "work-note") else 200,
+        )
+    url = desk.url(f"{make_incident(desk, 'in_progress').reference}/")
+    patch = partial(client.patch, url, {"title": "Mail is slow"}, format="json")
+    budgets.check("patch", ACTION_BUDGETS["patch"], patch, 200)
+    budgets.assert_kept()
