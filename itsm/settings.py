@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "problems",
     "changes",
     "knowledgebase",
+    # The benchmark suite and its data at scale (management commands only).
+    "benchmarks",
     # Framework.
     "itsm.apps.ITSMAdminConfig",
     "django.contrib.auth",
@@ -213,7 +215,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    if env.bool("DATABASE_POOL", default=False):
+        # A pool of connections per process and alias (psycopg's), instead of one connection
+        # kept open per thread: Django requires CONN_MAX_AGE 0 with it, and "closing" a
+        # connection gives it back. A connection given back never carries a tenant: row-level
+        # security's settings are transaction-local (set_config(..., true), itsm/tenancy/rls.py),
+        # so they end with the transaction that set them, before the connection is returned.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+            # Seconds a request waits for a free connection before it fails.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        }
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Row-level security's platform clause needs membership of this role, not just a setting
     # that any SQL on the application's connection could flip.
@@ -230,6 +246,24 @@ else:
             if key in ("USER", "PASSWORD")
         },
     }
+    # DATABASE_REPLICA_URL: a read replica (hot standby) of the same database, logged in as the
+    # application's role; reports and metrics read from it (itsm/metrics/routing.py). Without
+    # it they read the default database.
+    if env.str("DATABASE_REPLICA_URL", default=""):
+        _replica = env.db_url("DATABASE_REPLICA_URL")
+        DATABASES["replica"] = {
+            **DATABASES["default"],
+            **{
+                key: value
+                for key, value in _replica.items()
+                if key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")
+            },
+            "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), **_replica.get("OPTIONS", {})},
+            # The test run makes no second database for it: it is the default's copy.
+            "TEST": {"MIRROR": "default"},
+        }
+# Reads of reports to the replica, when there is one; everything else to the default database.
+DATABASE_ROUTERS = ["itsm.metrics.routing.ReportsRouter"]
 
 _owner = env.db_url("DATABASE_OWNER_URL", default="") if env.str("DATABASE_OWNER_URL", "") else {}
 DATABASE_OWNER_CREDENTIALS: dict[str, str] = (
@@ -270,7 +304,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["itsm.api.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "itsm.api.parsers.BoundedContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "itsm.api.filters.GivenFiltersBackend",
         "itsm.api.filters.IndexedSearchFilter",
         "itsm.api.filters.StableOrderingFilter",
     ],

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -208,3 +209,92 @@ def test_the_production_server_loads_the_application(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+DATABASES_REPORT = (
+    "import django, json; django.setup(); from django.conf import settings; "
+    "print(json.dumps({'databases': settings.DATABASES, 'routers': settings.DATABASE_ROUTERS}, "
+    "default=str))"
+)
+ON_POSTGRES = {
+    "DEBUG": "false",
+    "SECRET_KEY": STRONG_KEY,
+    "DATABASE_URL": "postgres://itsm_app:app-secret@primary.example:5432/itsm",
+    "DATABASE_PLATFORM_URL": "postgres://itsm_platform:platform-secret@primary.example:5432/itsm",
+}
+
+
+def _databases(tmp_path: Path, **variables: str) -> dict[str, Any]:
+    """settings.DATABASES and DATABASE_ROUTERS as a process started with `variables` sees them."""
+    env = {key: value for key, value in os.environ.items() if key not in CONFIGURED}
+    for name in ("CONN_MAX_AGE", "DATABASE_PLATFORM_URL", "DATABASE_REPLICA_URL"):
+        env.pop(name, None)
+    env = {key: value for key, value in env.items() if not key.startswith("DATABASE_POOL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="itsm.settings", ITSM_ENV_FILE=str(tmp_path / "no.env"), **variables
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", DATABASES_REPORT],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return found
+
+
+def test_connections_persist_without_a_pool_by_default(tmp_path):
+    found = _databases(tmp_path, **ON_POSTGRES)
+
+    default = found["databases"]["default"]
+    assert default["CONN_MAX_AGE"] == 60
+    assert "pool" not in default.get("OPTIONS", {})
+    # No replica: no alias, so reports read the default database
+    assert set(found["databases"]) == {"default", "platform"}
+    assert found["routers"] == ["itsm.metrics.routing.ReportsRouter"]
+
+
+def test_database_pool_builds_the_pool_options_from_the_environment(tmp_path):
+    found = _databases(
+        tmp_path,
+        **ON_POSTGRES,
+        CONN_MAX_AGE="120",  # Django refuses persistent connections with a pool
+        DATABASE_POOL="true",
+        DATABASE_POOL_MIN_SIZE="2",
+        DATABASE_POOL_MAX_SIZE="8",
+        DATABASE_POOL_TIMEOUT="5",
+    )
+
+    pool = {"min_size": 2, "max_size": 8, "timeout": 5.0}
+    for alias in ("default", "platform"):  # each alias its own pool, of the same size
+        database = found["databases"][alias]
+        assert database["OPTIONS"]["pool"] == pool, alias
+        assert database["CONN_MAX_AGE"] == 0, alias
+
+
+def test_database_pool_has_defaults(tmp_path):
+    found = _databases(tmp_path, **ON_POSTGRES, DATABASE_POOL="true")
+
+    pool = found["databases"]["default"]["OPTIONS"]["pool"]
+    assert pool == {"min_size": 1, "max_size": 4, "timeout": 10.0}
+
+
+def test_a_replica_url_adds_the_replica_alias_as_the_application_role(tmp_path):
+    found = _databases(
+        tmp_path,
+        **ON_POSTGRES,
+        DATABASE_REPLICA_URL="postgres://itsm_app:app-secret@replica.example:5433/itsm",
+    )
+
+    default, replica = found["databases"]["default"], found["databases"]["replica"]
+    assert (replica["HOST"], replica["PORT"], replica["NAME"]) == ("replica.example", 5433, "itsm")
+    assert (replica["USER"], replica["PASSWORD"]) == ("itsm_app", "app-secret")
+    # The default's shape otherwise: no transaction per request, the same connection handling
+    assert replica["ATOMIC_REQUESTS"] is False
+    assert replica["CONN_MAX_AGE"] == default["CONN_MAX_AGE"]
+    assert replica["CONN_HEALTH_CHECKS"] is True
+    assert replica["TEST"]["MIRROR"] == "default"  # a test run makes no database for it
