@@ -28,7 +28,7 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -53,6 +53,7 @@ from incidents.choices import (
 from incidents.metrics.provider import IncidentReport
 from incidents.metrics.rollups import rollup_refresh
 from incidents.models import Incident, SlaPolicy
+from itsm.benchmarking import allocate_ids, copy_rows, vacuum_analyze
 from itsm.calendars.selectors import tenant_time_zone
 from itsm.catalog.models import Category, Service
 from itsm.metrics.query import MetricQuery, Period
@@ -345,21 +346,11 @@ def seed(count: int, tenants: int, *, analyze: bool, out: OutputWrapper) -> Tena
         if analyze:
             # Before the search index is filled (on leaving the block): that scan of freshly
             # loaded, never vacuumed rows took minutes where it takes seconds after a VACUUM.
-            _vacuum_analyze(out)
+            vacuum_analyze(("incidents_incident", "incidents_slaclock", "timers_timer"), out)
         indexed = time.perf_counter()
     out.write(f"search index filled once: {time.perf_counter() - indexed:.1f} s")
     out.write(f"seeding in all: {time.perf_counter() - started:.1f} s")
     return bench[0]
-
-
-def _vacuum_analyze(out: OutputWrapper) -> None:
-    """Statistics and the visibility map, as autovacuum would leave them after a bulk load
-    (without the map no index-only scan skips the heap). Only the table owner may."""
-    started = time.perf_counter()
-    with rls.owner_connection(), connection.cursor() as cursor:
-        for table in ("incidents_incident", "incidents_slaclock", "timers_timer"):
-            cursor.execute(f"VACUUM (ANALYZE) {table}")
-    out.write(f"VACUUM ANALYZE: {time.perf_counter() - started:.1f} s")
 
 
 def _fixtures(tenant: Tenant) -> Fixtures:
@@ -428,23 +419,25 @@ class _Stream:
             return
         batch = self.created[first:last]
         with rls.tenant_scope(self.tenant.pk), connection.cursor() as cursor:
-            ids = _allocate(cursor, "incidents_incident", len(batch))
+            ids = allocate_ids(cursor, "incidents_incident", len(batch))
             incidents, clocks = [], []
             for offset, (pk, at) in enumerate(zip(ids, batch, strict=True)):
                 number = first + offset + 1
-                row = _incident(self.rng, self.fixtures, self.tenant.pk, pk, number, at, self.now)
+                row = incident_row(
+                    self.rng, self.fixtures, self.tenant.pk, pk, number, at, self.now
+                )
                 if self.with_sla:
-                    rows = _clocks(row, self.fixtures, self.now)
+                    rows = clock_rows(row, self.fixtures, self.now)
                     row["sla_breached"] = any(clock["breached_at"] for clock in rows)
                     running = [clock["due_at"] for clock in rows if clock["due_at"]]
                     row["sla_due_at"] = min(running, default=SLA_NEVER_DUE)
                     clocks.extend(rows)
                 incidents.append(row)
-            _copy(cursor, "incidents_incident", INCIDENT_COLUMNS, incidents)
+            copy_rows(cursor, "incidents_incident", INCIDENT_COLUMNS, incidents)
             if clocks:
                 timers = []
                 for clock, timer_id in zip(
-                    clocks, _allocate(cursor, "timers_timer", len(clocks)), strict=True
+                    clocks, allocate_ids(cursor, "timers_timer", len(clocks)), strict=True
                 ):
                     clock["timer_id"] = timer_id
                     timers.append(
@@ -459,40 +452,17 @@ class _Stream:
                             "fire_at": None,
                         }
                     )
-                _copy(cursor, "timers_timer", TIMER_COLUMNS, timers)
-                _copy(cursor, "incidents_slaclock", CLOCK_COLUMNS, clocks)
+                copy_rows(cursor, "timers_timer", TIMER_COLUMNS, timers)
+                copy_rows(cursor, "incidents_slaclock", CLOCK_COLUMNS, clocks)
         self.written = last
         self.clocks += len(clocks)
-
-
-def _allocate(cursor: Any, table: str, count: int) -> list[int]:
-    """`count` ids from the table's identity sequence, so that rows can name each other."""
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        [table, count],
-    )
-    return [pk for (pk,) in cursor.fetchall()]
-
-
-def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
-    """Stream the rows into a temporary copy of the table, then move them in one INSERT: the
-    table's policies refuse COPY itself, and the INSERT lets them check every row."""
-    names = ", ".join(columns)
-    cursor.execute(
-        f"CREATE TEMP TABLE bench_rows AS SELECT {names} FROM {table} WITH NO DATA"  # noqa: S608
-    )
-    with cursor.copy(f"COPY bench_rows ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in columns])
-    cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM bench_rows")  # noqa: S608
-    cursor.execute("DROP TABLE bench_rows")
 
 
 def _lognormal_hours(rng: random.Random, median: float) -> timedelta:
     return timedelta(hours=median * rng.lognormvariate(0, 1.0))
 
 
-def _incident(
+def incident_row(
     rng: random.Random,
     fixtures: Fixtures,
     tenant_id: int,
@@ -501,7 +471,8 @@ def _incident(
     created: datetime,
     now: datetime,
 ) -> dict[str, Any]:
-    """One incident's stored facts, as the services would have written them by `now`."""
+    """One incident's stored facts, as the services would have written them by `now` (also the
+    generator of `benchmarks.seeding`, so both benchmarks see the same mix)."""
     roll = rng.random()
     source = (
         IncidentSource.MONITORING
@@ -590,7 +561,7 @@ def _incident(
     }
 
 
-def _clocks(incident: dict[str, Any], fixtures: Fixtures, now: datetime) -> list[dict[str, Any]]:
+def clock_rows(incident: dict[str, Any], fixtures: Fixtures, now: datetime) -> list[dict[str, Any]]:
     """The incident's response and resolution clocks (24×7): stopped when acknowledged and
     resolved (or cancelled), breached at the due time if they ran past it."""
     policy = fixtures.policies[incident["priority"]]

@@ -35,6 +35,18 @@ from itsm.timers.sweep import sweep
 BATCH = 5000
 
 
+def make_due(tenant: Tenant, due: int) -> None:
+    """Move `due` of the tenant's armed timers into the past, for the next sweep to fire."""
+    now = timezone.now()
+    with rls.tenant_scope(tenant.pk):
+        ids = list(
+            Timer.objects.for_tenant(tenant)
+            .filter(fire_at__isnull=False)
+            .values_list("pk", flat=True)[:due]
+        )
+        Timer.objects.filter(pk__in=ids).update(fire_at=now - timedelta(seconds=1))
+
+
 class Command(BaseCommand):
     help = "Benchmark the SLA sweep (idle and with due thresholds)."
 
@@ -82,14 +94,7 @@ class Command(BaseCommand):
         self.stdout.write(f"idle sweep selects: {len(selects)}; plan:\n{plan}")
 
     def _due(self, tenant: Tenant, due: int, batch_size: int) -> None:
-        now = timezone.now()
-        with rls.tenant_scope(tenant.pk):
-            ids = list(
-                Timer.objects.for_tenant(tenant)
-                .filter(fire_at__isnull=False)
-                .values_list("pk", flat=True)[:due]
-            )
-            Timer.objects.filter(pk__in=ids).update(fire_at=now - timedelta(seconds=1))
+        make_due(tenant, due)
         started = time.perf_counter()
         result = sweep(batch_size=batch_size, max_batches=10_000)
         seconds = time.perf_counter() - started

@@ -1,0 +1,11 @@
+#!/usr/bin/env python
+"""The peer project's manage.py: run with var/peer-venv/bin/python from this directory."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

@@ -1,0 +1,9 @@
+"""The peer's URLs: django-helpdesk at /helpdesk/, its REST API at /helpdesk/api/."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("helpdesk/", include("helpdesk.urls", namespace="helpdesk")),
+]
