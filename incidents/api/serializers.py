@@ -20,7 +20,7 @@ from incidents.choices import (
 )
 from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
 from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
-from itsm.api.serializers import InputSerializer, ModelInputSerializer
+from itsm.api.serializers import FieldsBuiltOnceMixin, InputSerializer, ModelInputSerializer
 from itsm.calendars.models import BusinessCalendar
 from itsm.calendars.selectors import calendar_schedule
 from itsm.catalog.models import Category, Service
@@ -41,7 +41,7 @@ def _username(**kwargs: Any) -> Any:
     )
 
 
-class SlaClockSerializer(serializers.ModelSerializer[SlaClock]):
+class SlaClockSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer[SlaClock]):
     """A clock as of now: `remaining_seconds` is negative once overdue."""
 
     policy = _slug()
@@ -83,7 +83,7 @@ class SlaClockSerializer(serializers.ModelSerializer[SlaClock]):
 _UNREAD = object()
 
 
-class IncidentReadSerializer(serializers.ModelSerializer[Incident]):
+class IncidentReadSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer[Incident]):
     """An incident as the API shows it; `priority_label` is the tenant's name for the level."""
 
     reference = serializers.CharField(read_only=True)
