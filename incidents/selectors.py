@@ -9,11 +9,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     prefetch_related_objects,
 )
 
@@ -90,18 +88,6 @@ def incident_list_rows(
         .prefetch_related(None)
         .prefetch_related(
             Prefetch("reported_by", queryset=get_user_model().objects.only("id", "username"))
-        )
-    )
-
-
-def with_priority_labels(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
-    """Each incident with its tenant's name for its priority level, read in the same query:
-    `tenant_priority_label`, None where the tenant kept the default name."""
-    return incidents.annotate(
-        tenant_priority_label=Subquery(
-            PriorityLabel.objects.filter(
-                tenant_id=OuterRef("tenant_id"), priority=OuterRef("priority")
-            ).values("label")[:1]
         )
     )
 

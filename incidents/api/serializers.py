@@ -80,9 +80,6 @@ class SlaClockSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer[SlaCl
         return clock.breached_at is not None
 
 
-_UNREAD = object()
-
-
 class IncidentReadSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer[Incident]):
     """An incident as the API shows it; `priority_label` is the tenant's name for the level."""
 
@@ -147,13 +144,10 @@ class IncidentReadSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer[I
         return None if incident.sla_due_at == SLA_NEVER_DUE else incident.sla_due_at
 
     def get_priority_label(self, incident: Incident) -> str:
-        # Read with the incident (selectors.with_priority_labels), else from the tenant's labels,
-        # which the view loads on first need only.
-        label = getattr(incident, "tenant_priority_label", _UNREAD)
-        if label is _UNREAD:
-            labels: Callable[[], dict[int, str]] = self.context["priority_labels"]
-            label = labels().get(incident.priority)
-        return str(label) if label is not None else DEFAULT_PRIORITY_LABELS[incident.priority][0]
+        # The tenant's labels, from its cached configuration (loaded on first need only).
+        labels: Callable[[], dict[int, str]] = self.context["priority_labels"]
+        label = labels().get(incident.priority)
+        return label if label is not None else DEFAULT_PRIORITY_LABELS[incident.priority][0]
 
     def get_allowed_actions(self, incident: Incident) -> list[str]:
         return [str(action) for action in allowed_actions(incident.status)]

@@ -116,19 +116,17 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet[Incident]:
         membership = self.request.membership
         if self.action == "list":
-            incidents = selectors.incident_list_rows(tenant=tenant, membership=membership)
-        elif self.action == "retrieve":
-            incidents = selectors.incident_detail_list(tenant=tenant, membership=membership)
-        else:
-            # An action's record is read again, locked, by its service: here only what the
-            # lookup and the If-Match need.
-            return (
-                selectors.incident_list(tenant=tenant, membership=membership)
-                .select_related(None)
-                .prefetch_related(None)
-                .only("pk", "tenant_id", "number", "version", "reported_by_id")
-            )
-        return selectors.with_priority_labels(incidents)
+            return selectors.incident_list_rows(tenant=tenant, membership=membership)
+        if self.action == "retrieve":
+            return selectors.incident_detail_list(tenant=tenant, membership=membership)
+        # An action's record is read again, locked, by its service: here only what the lookup
+        # and the If-Match need.
+        return (
+            selectors.incident_list(tenant=tenant, membership=membership)
+            .select_related(None)
+            .prefetch_related(None)
+            .only("pk", "tenant_id", "number", "version", "reported_by_id")
+        )
 
     @cached_property
     def priority_labels(self) -> dict[int, str]:
@@ -136,7 +134,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
-        # Called by the serializer only for incidents read without their label (after a write).
+        # Read by the serializer on first need only (an error answer needs none).
         context["priority_labels"] = lambda: self.priority_labels
         return context
 
