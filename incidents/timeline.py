@@ -40,32 +40,9 @@ def draft(
     )
 
 
-def record(
-    incident: Incident,
-    kind: EventKind,
-    actor: Any,
-    *,
-    is_public: bool = False,
-    from_status: str = "",
-    to_status: str = "",
-    body: str = "",
-    data: dict[str, Any] | None = None,
-) -> IncidentEvent:
-    """Append one event to the incident's timeline."""
-    [event] = timeline_write(
-        [
-            draft(
-                incident,
-                kind,
-                actor,
-                is_public=is_public,
-                from_status=from_status,
-                to_status=to_status,
-                body=body,
-                data=data,
-            )
-        ]
-    )
+def record(incident: Incident, kind: EventKind, actor: Any, **fields: Any) -> IncidentEvent:
+    """Append one event to the incident's timeline (`fields` as `draft` takes them)."""
+    [event] = timeline_write([draft(incident, kind, actor, **fields)])
     return event
 
 
