@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from benchmarks import report
+from benchmarks import report, suite
 from benchmarks.server import Gunicorn, creates_per_second, run_over_http
 from benchmarks.suite import Measurement, bench_for_size, cases, measuring, run_in_process
 
@@ -48,11 +48,18 @@ class Command(BaseCommand):
         parser.add_argument("--peer", action="store_true", help="Measure django-helpdesk too.")
         parser.add_argument("--write-docs", default="", metavar="PATH")
         parser.add_argument("--no-analyze", action="store_true", help="Skip ANALYZE (tests).")
+        parser.add_argument(
+            "--trend-incidents",
+            type=int,
+            default=suite.TREND_INCIDENTS,
+            help="Incidents of the trend run at most (its tenant is seeded once per size).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         sizes = [int(size.replace("_", "")) for size in options["sizes"].split(",") if size]
         only = {key.strip() for key in options["only"].split(",") if key.strip()}
         requests = options["requests"]
+        suite.TREND_INCIDENTS = options["trend_incidents"]
         results = report.Results(command=self._command_line())
         with ExitStack() as stack:
             server = stack.enter_context(Gunicorn()) if options["http"] else None
