@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from django.core.signals import request_started
 from django.db import connections, reset_queries
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from benchmarks.seeding import TenantSize, seed_scale
 from benchmarks.urls import FLOOR_DETAIL, FLOOR_LIST
@@ -54,6 +56,7 @@ from itsm.notifications.smtp_sink import SmtpSink
 from itsm.tenancy import rls
 from itsm.tenancy.choices import MembershipRole, TeamKind
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
+from itsm.timers.models import Timer, TimerFiring
 from itsm.timers.sweep import sweep
 from problems import services as problem_services
 from problems.management.commands.benchmark_trends import seed as seed_trends
@@ -418,6 +421,16 @@ def incident_pool(bench: Bench, count: int, steps: Sequence[str]) -> list[str]:
     return references
 
 
+def _rearm(tenant: Tenant) -> None:
+    """Put the sweep tenant's timers back as benchmark_sla_sweep seeded them (each clock's first
+    threshold a month ahead, nothing fired), so that every run fires the same thresholds."""
+    with rls.tenant_scope(tenant.pk):
+        TimerFiring.objects.for_tenant(tenant).delete()
+        Timer.objects.for_tenant(tenant).update(
+            step=50, fire_at=timezone.now() + timedelta(days=30)
+        )
+
+
 def _jobs(bench: Bench) -> list[Case]:
     """The background work: the SLA sweep (idle, then with thresholds due), a trend run, and
     the delivery of notifications to an SMTP server."""
@@ -436,7 +449,9 @@ def _jobs(bench: Bench) -> list[Case]:
     due = min(SWEEP_DUE, bench.size)
 
     def due_thresholds(n: int) -> list[None]:
-        make_due(sweep_tenant(), due)
+        tenant = sweep_tenant()
+        _rearm(tenant)
+        make_due(tenant, due)
         return [None]
 
     def trend_run(n: int) -> list[tuple[Tenant, int]]:
