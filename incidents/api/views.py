@@ -272,9 +272,6 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         incident = self.run_service(service, self.get_object())
         return self.respond_with(selectors.incident_represented(incident))
 
-    def reloaded(self, pk: int) -> Incident:
-        return selectors.incident_detail_list(tenant=self.tenant).get(pk=pk)
-
 
 class SlaPolicyViewSet(TenantModelViewSet):
     """The tenant's SLA policies, tried in order; tenant administrators change them."""
