@@ -275,6 +275,7 @@ class IncidentSettings(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant"], name="incidents_settings_one_per_tenant")
         ]
+        triggers = [config_version_trigger()]  # cached with the tenant's configuration
 
     def __str__(self) -> str:
         return f"Incident settings of tenant {self.tenant_id}"

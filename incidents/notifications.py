@@ -122,13 +122,14 @@ def _notify_tenant(tenant_id: int, events: list[IncidentEvent]) -> None:
 
 
 def _loaded(instances: Sequence[Any], relation: str) -> dict[Any, Any]:
-    """The related objects the instances already hold (loaded with them), by primary key."""
+    """The related objects the instances already hold (loaded with them), by primary key; not
+    those loaded in part (a username read inline), whose other fields would cost a query each."""
     found: dict[Any, Any] = {}
     for instance in instances:
         field = instance._meta.get_field(relation)
         if field.is_cached(instance):
             related = field.get_cached_value(instance)
-            if related is not None:
+            if related is not None and not related.get_deferred_fields():
                 found[related.pk] = related
     return found
 

@@ -30,6 +30,7 @@ from incidents.models import (
     SlaClock,
     SlaPolicy,
 )
+from itsm.inline import Inline, attach, with_inline
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.config import tenant_config
@@ -53,6 +54,9 @@ def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> Qu
     return queryset
 
 
+# What an incident's representation shows of the relations `incident_list` joins: their names.
+RELATED_NAMES = ("service__slug", "category__slug", "assignment_team__slug", "assignee__username")
+
 # The columns an incident list shows (API and queue), and of its relations only the names.
 LIST_COLUMNS = (
     "tenant_id",
@@ -70,10 +74,7 @@ LIST_COLUMNS = (
     "sla_breached",
     "version",
     "reported_by_id",
-    "service__slug",
-    "category__slug",
-    "assignment_team__slug",
-    "assignee__username",
+    *RELATED_NAMES,
 )
 
 
@@ -92,16 +93,36 @@ def incident_list_rows(
     )
 
 
+# What an incident's representation shows of its people and its problem, read inline with the
+# incident (itsm/inline.py). The link row lives in problems, the higher app: named, never imported.
+REPRESENTED = (
+    Inline("reported_by", ("username",)),
+    Inline("commander", ("username",)),
+    Inline(
+        "problem_link", ("problem_id",), nested=(Inline("problem", ("number", "title", "status")),)
+    ),
+)
+
+
 def incident_detail_list(
     *, tenant: Tenant, membership: Membership | None = None
 ) -> QuerySet[Incident]:
-    """`incident_list` with what one incident's representation adds: its SLA clocks (with
-    their policies) and its problem link, each read in one query."""
-    return incident_list(tenant=tenant, membership=membership).prefetch_related(
-        _sla_clocks(tenant.pk),
-        # The link row lives in problems, the higher app: named, never imported.
-        "problem_link__problem",
+    """`incident_list` with what one incident's representation adds: its people and problem link
+    inline (`incident_represented` attaches them), its SLA clocks (with their policies) in one
+    more query."""
+    queryset = (
+        incident_list(tenant=tenant, membership=membership)
+        .only(*DETAIL_COLUMNS)
+        .prefetch_related(None)
     )
+    return with_inline(queryset, *REPRESENTED).prefetch_related(_sla_clocks(tenant.pk))
+
+
+# The incident's own columns, and of the relations it joins only the names it shows.
+DETAIL_COLUMNS = (
+    *(field.attname for field in Incident._meta.concrete_fields),
+    *RELATED_NAMES,
+)
 
 
 def _sla_clocks(tenant_id: int) -> Prefetch[Any]:
@@ -114,14 +135,20 @@ def _sla_clocks(tenant_id: int) -> Prefetch[Any]:
 
 
 def incident_represented(incident: Incident) -> Incident:
-    """The incident a service returned, with what its representation reads and the service has
-    not left on it (see `services.base.locked`): the reporter and commander, the SLA clocks, the
-    problem link."""
-    cached = getattr(incident, "_prefetched_objects_cache", {})
-    lookups: list[str | Prefetch[Any]] = ["reported_by", "commander", "problem_link__problem"]
-    if "sla_clocks" not in cached:
+    """The incident with everything its representation reads: what a query read inline
+    (`REPRESENTED`) attached, and what neither it nor a service left on it read now."""
+    attach(incident, *REPRESENTED)
+    lookups: list[str | Prefetch[Any]] = [
+        inline.relation
+        for inline in REPRESENTED
+        if not Incident._meta.get_field(inline.relation).is_cached(incident)  # type: ignore[union-attr]
+    ]
+    if "problem_link" in lookups:
+        lookups[lookups.index("problem_link")] = "problem_link__problem"
+    if "sla_clocks" not in getattr(incident, "_prefetched_objects_cache", {}):
         lookups.append(_sla_clocks(incident.tenant_id))
-    prefetch_related_objects([incident], *lookups)
+    if lookups:
+        prefetch_related_objects([incident], *lookups)
     return incident
 
 
@@ -218,9 +245,14 @@ def priority_labels(*, tenant: Tenant) -> dict[int, str]:
 
 
 def incident_settings(*, tenant: Tenant) -> IncidentSettings:
-    """The tenant's incident policy, or the defaults if it has none."""
-    found = IncidentSettings.objects.for_tenant(tenant).first()
-    return found if found is not None else IncidentSettings(tenant=tenant)
+    """The tenant's incident policy, or the defaults if it has none (from the tenant's cached
+    configuration: read-only)."""
+
+    def load() -> IncidentSettings:
+        found = IncidentSettings.objects.for_tenant(tenant).first()
+        return found if found is not None else IncidentSettings(tenant_id=tenant.pk)
+
+    return tenant_config(tenant, "incidents.settings", load)
 
 
 # --- The record page ---------------------------------------------------------------------------

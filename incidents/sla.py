@@ -42,11 +42,12 @@ from itsm.tenancy.config import tenant_config
 from itsm.tenancy.models import Tenant
 from itsm.timers.models import Timer
 from itsm.timers.services import (
+    fired_steps,
     firings_record,
     timer_arm,
-    timer_fired_steps,
     timer_new,
     timers_save,
+    with_fired_steps,
 )
 
 logger = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ def follow_priority(incident: Incident, now: datetime) -> list[str]:
         )
         if clock.running_since is not None:
             clock.due_at = None
-            plan(clock, schedules.of(policy), timer_fired_steps(clock.timer))
+            plan(clock, schedules.of(policy), fired_steps(clock, clock.timer))
     _save_all(running, now)
     return _follow_summary(incident, clocks)
 
@@ -300,13 +301,15 @@ def _follow_summary(incident: Incident, clocks: list[SlaClock]) -> list[str]:
 def _locked_clocks(incident: Incident) -> list[SlaClock]:
     # The clocks and their timers locked in one statement (FOR UPDATE of both: after waiting
     # for a sweep, PostgreSQL re-reads both rows as committed). The policy is only read; the
-    # caller holds the incident's lock, so lock order stays incident → clock → timer.
-    return list(
+    # caller holds the incident's lock, so lock order stays incident → clock → timer. Each
+    # clock comes with the steps its timer fired, which planning skips.
+    clocks = (
         SlaClock.objects.for_tenant(incident.tenant_id)
         .filter(incident=incident)
         .select_related("timer", "policy__calendar")
         .select_for_update(of=("self", "timer"))
     )
+    return list(with_fired_steps(clocks))
 
 
 CLOCK_FIELDS: Final = [
@@ -347,7 +350,7 @@ def _resume(clock: SlaClock | None, schedules: Schedules, now: datetime) -> SlaC
     schedule = schedules.of(clock.policy)
     _catch_up(clock, schedule, now)
     clock.paused_since, clock.running_since = None, now
-    plan(clock, schedule, timer_fired_steps(clock.timer))
+    plan(clock, schedule, fired_steps(clock, clock.timer))
     return clock
 
 
@@ -356,7 +359,7 @@ def _restart(clock: SlaClock | None, schedules: Schedules, now: datetime) -> Sla
     if clock is None or clock.stopped_at is None:
         return None
     clock.stopped_at, clock.running_since = None, now
-    plan(clock, schedules.of(clock.policy), timer_fired_steps(clock.timer))
+    plan(clock, schedules.of(clock.policy), fired_steps(clock, clock.timer))
     return clock
 
 

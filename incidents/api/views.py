@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,8 +28,9 @@ from itsm.api.views import (
 from itsm.audit.api.serializers import AuditEventSerializer
 from itsm.audit.api.views import AuditPagination
 from itsm.audit.selectors import object_history
+from itsm.errors import NotFoundError
 from itsm.tenancy.choices import ADMIN_ROLES, ALL_ROLES, STAFF_ROLES, MembershipRole
-from itsm.tenancy.models import Tenant
+from itsm.tenancy.models import Tenant, format_reference
 
 
 class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSet):
@@ -147,6 +148,9 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
             return s.RequesterIncidentCreateSerializer(*args, **kwargs)
         return super().get_input_serializer(*args, **kwargs)
 
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.respond_with(selectors.incident_represented(self.get_object()))
+
     # --- Writing ---
 
     def perform_create_service(self, data: dict[str, Any]) -> Incident:
@@ -257,20 +261,47 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
     # --- Helpers ---
 
     def _add_event(self, service: Callable[..., Any], **options: Any) -> Response:
-        incident = self.get_object()
-        event = service(
-            tenant=self.tenant,
-            incident_id=incident.pk,
-            actor=self.request.user,
-            **self.validated_input(),
-            **options,
-        )
+        incident = self.named_incident()
+        event = self._locking(service, incident, **self.validated_input(), **options)
         return Response(s.IncidentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     def act(self, service: Callable[..., Any]) -> Response:
-        # Represented as the service left it: its lock read the incident with its relations.
-        incident = self.run_service(service, self.get_object())
-        return self.respond_with(selectors.incident_represented(incident))
+        incident = self.named_incident()
+        arguments = self.validated_input()
+        reference = format_reference(Incident.NUMBER_PREFIX, incident.number)
+        version = self.expected_version_of(reference)
+        result = self._locking(service, incident, **arguments, expected_version=version)
+        # As the service left it, with what its locking read loaded: nothing is read back.
+        return self.respond_with(selectors.incident_represented(result))
+
+    def validated_input(self, instance: Any = None, *, partial: bool = False) -> dict[str, Any]:
+        try:
+            return super().validated_input(instance, partial=partial)
+        except exceptions.ValidationError:
+            # An action reads its incident only in the service's lock, after the input: an
+            # absent (or another tenant's) incident is still a 404 before a 400.
+            if self.detail:
+                self.get_object()
+            raise
+
+    def named_incident(self) -> services.IncidentNumber:
+        """The incident the URL names, in the member's sight (a requester's own): the services
+        lock it by its number, so nothing is read before their locking read."""
+        membership = self.request.membership
+        requester = membership.role == MembershipRole.REQUESTER
+        return services.IncidentNumber(
+            self.lookup_number(), reported_by_id=membership.user_id if requester else None
+        )
+
+    def _locking(
+        self, service: Callable[..., Any], incident: services.IncidentNumber, **arguments: Any
+    ) -> Any:
+        try:
+            return service(
+                tenant=self.tenant, incident_id=incident, actor=self.request.user, **arguments
+            )
+        except NotFoundError:
+            raise exceptions.NotFound() from None  # the answer of every absent record
 
 
 class SlaPolicyViewSet(TenantModelViewSet):

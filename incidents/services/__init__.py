@@ -13,6 +13,7 @@ statement anyway. A caller that carries on after a refusal (a page that shows th
 over many incidents) wraps the call in its own `transaction.atomic()`.
 """
 
+from incidents.services.base import IncidentNumber
 from incidents.services.lifecycle import (
     incident_acknowledge,
     incident_cancel,
@@ -35,6 +36,7 @@ from incidents.services.routing import incident_assign, incident_escalate
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "IncidentNumber",
     "incident_acknowledge",
     "incident_assign",
     "incident_cancel",

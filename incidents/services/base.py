@@ -8,24 +8,40 @@ other. `actor=None` means the system acted.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
 
-from incidents import sla, timeline
+from incidents import selectors, sla, timeline
 from incidents.choices import OPEN_STATUSES, TERMINAL_STATUSES, EventKind, IncidentAction
 from incidents.errors import InvalidTransitionError, StaleIncidentError
 from incidents.lifecycle import check_action
 from incidents.models import Incident
 from itsm.errors import NotFoundError
+from itsm.inline import attach, with_inline
 from itsm.tenancy.models import Tenant
 
-# What an incident's representation and its services read of its relations; the users
-# (reporter, commander) come in one more query when needed.
+# What the services read of an incident's relations with it (joined), and what its
+# representation shows of the others (read inline, `selectors.REPRESENTED`).
 LOCKED_RELATIONS = ("service", "category", "assignment_team", "assignee")
 
 
-def locked(tenant: Tenant, incident_id: int, expected_version: int | None) -> Incident:
+@dataclass(frozen=True)
+class IncidentNumber:
+    """An incident as a request names it: by its number, and for a requester only if they
+    reported it. A service given one locks the incident by it in its one locking statement, so
+    the request reads nothing before."""
+
+    number: int
+    reported_by_id: int | None = None
+
+
+# What a service's `incident_id` takes: the primary key, or the number a request names.
+IncidentKey = int | IncidentNumber
+
+
+def locked(tenant: Tenant, incident_id: IncidentKey, expected_version: int | None) -> Incident:
     """The incident, locked for this transaction, if the caller's version is current.
 
     One statement locks the row and reads it with its relations (not locked). After waiting for
@@ -34,17 +50,24 @@ def locked(tenant: Tenant, incident_id: int, expected_version: int | None) -> In
     longer match, and the incident is read again (the lock is ours by then).
 
     Raises:
-        NotFoundError: absent or another tenant's.
+        NotFoundError: absent, another tenant's, or not the requester's.
         StaleIncidentError: someone changed it since the caller read it.
     """
-    incidents = (
-        Incident.objects.for_tenant(tenant).filter(pk=incident_id).select_related(*LOCKED_RELATIONS)
-    )
-    incident = incidents.select_for_update(of=("self",)).first()
+    incidents = Incident.objects.for_tenant(tenant)
+    if isinstance(incident_id, IncidentNumber):
+        incidents = incidents.filter(number=incident_id.number)
+        if incident_id.reported_by_id is not None:
+            incidents = incidents.filter(reported_by_id=incident_id.reported_by_id)
+    else:
+        incidents = incidents.filter(pk=incident_id)
+    reading = with_inline(incidents.select_related(*LOCKED_RELATIONS), *selectors.REPRESENTED)
+    incident = reading.select_for_update(of=("self",)).first()
     if incident is None:
         raise NotFoundError("No such incident.")
+    attach(incident, *selectors.REPRESENTED)
     if not _relations_match(incident):
-        incident = incidents.get()
+        incident = reading.get()
+        attach(incident, *selectors.REPRESENTED)
     incident.tenant = tenant  # the caller's, already loaded: its configuration is read from it
     if expected_version is not None and incident.version != expected_version:
         raise StaleIncidentError(
@@ -55,11 +78,20 @@ def locked(tenant: Tenant, incident_id: int, expected_version: int | None) -> In
 
 
 def _relations_match(incident: Incident) -> bool:
-    for name in LOCKED_RELATIONS:
+    # The problem link is not checked: its key is on the link's row, and it is only shown.
+    for name in (*LOCKED_RELATIONS, *_INLINE_KEYS):
         related = getattr(incident, name)
         if getattr(incident, f"{name}_id") != (related.pk if related is not None else None):
             return False
     return True
+
+
+# The relations read inline whose key is on the incident (its people).
+_INLINE_KEYS = tuple(
+    inline.relation
+    for inline in selectors.REPRESENTED
+    if Incident._meta.get_field(inline.relation).concrete
+)
 
 
 def save(incident: Incident, fields: list[str]) -> None:

@@ -16,7 +16,7 @@ from incidents.choices import IncidentAction, IncidentStatus
 from incidents.errors import IncidentActionForbiddenError
 from incidents.lifecycle import check_action, check_details, check_reopen_window
 from incidents.models import Incident
-from incidents.services.base import locked, transition
+from incidents.services.base import IncidentKey, locked, transition
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import TeamKind
 from itsm.tenancy.models import Tenant
@@ -24,7 +24,7 @@ from itsm.tenancy.models import Tenant
 
 @transaction.atomic(savepoint=False)
 def incident_acknowledge(
-    *, tenant: Tenant, incident_id: int, actor: Any, expected_version: int | None = None
+    *, tenant: Tenant, incident_id: IncidentKey, actor: Any, expected_version: int | None = None
 ) -> Incident:
     """An agent takes the incident: in progress, acknowledged now, assigned to them if nobody is
     (and to their team, when the incident has none and they work in exactly one)."""
@@ -53,7 +53,7 @@ def incident_acknowledge(
 def incident_hold(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     hold_reason: str,
     note: str = "",
@@ -78,7 +78,7 @@ def incident_hold(
 def incident_resume(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     note: str = "",
     expected_version: int | None = None,
@@ -93,7 +93,7 @@ def incident_resume(
 def incident_resolve(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     resolution_code: str,
     resolution_notes: str,
@@ -138,7 +138,7 @@ def incident_resolve(
 def incident_close(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     note: str = "",
     expected_version: int | None = None,
@@ -153,7 +153,7 @@ def incident_close(
 def incident_reopen(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     reason: str = "",
     expected_version: int | None = None,
@@ -183,7 +183,7 @@ def incident_reopen(
 def incident_cancel(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     reason: str,
     expected_version: int | None = None,

@@ -16,7 +16,7 @@ from incidents.errors import (
     TransitionRequirementError,
 )
 from incidents.models import Incident, IncidentEvent
-from incidents.services.base import check_open, locked, save
+from incidents.services.base import IncidentKey, check_open, locked, save
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import STAFF_ROLES
 from itsm.tenancy.models import Tenant
@@ -26,7 +26,7 @@ from itsm.tenancy.models import Tenant
 def incident_declare_major(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     commander: Any,
     reason: str,
@@ -62,7 +62,7 @@ def incident_declare_major(
 
 @transaction.atomic(savepoint=False)
 def incident_stakeholder_update(
-    *, tenant: Tenant, incident_id: int, actor: Any, body: str
+    *, tenant: Tenant, incident_id: IncidentKey, actor: Any, body: str
 ) -> IncidentEvent:
     """A communication to stakeholders of a major incident, by its commander or management."""
     incident = locked(tenant, incident_id, None)

@@ -12,7 +12,7 @@ from incidents import selectors, sla, timeline
 from incidents.choices import EventKind
 from incidents.errors import TransitionRequirementError
 from incidents.models import Incident, IncidentEvent
-from incidents.services.base import check_not_terminal, check_open, locked, save
+from incidents.services.base import IncidentKey, check_not_terminal, check_open, locked, save
 from incidents.services.routing import apply_assignment, check_assignment
 from itsm.services import keep_related, validate_fields
 from itsm.tenancy.models import Tenant
@@ -76,7 +76,7 @@ def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> I
 def incident_update(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     data: Mapping[str, Any],
     expected_version: int | None = None,
@@ -105,7 +105,7 @@ def incident_update(
 def incident_change_priority(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     impact: int,
     urgency: int,
@@ -142,7 +142,7 @@ def incident_change_priority(
 
 @transaction.atomic(savepoint=False)
 def incident_comment(
-    *, tenant: Tenant, incident_id: int, actor: Any, body: str, is_public: bool
+    *, tenant: Tenant, incident_id: IncidentKey, actor: Any, body: str, is_public: bool
 ) -> IncidentEvent:
     """Add a comment (public: the reporter sees it) or a work note (internal)."""
     incident = locked(tenant, incident_id, None)

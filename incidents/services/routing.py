@@ -14,7 +14,7 @@ from incidents.choices import EscalationKind, EventKind, IncidentAction
 from incidents.errors import IncidentErrorCode, TransitionRequirementError
 from incidents.lifecycle import check_action, check_details
 from incidents.models import Incident, IncidentEvent
-from incidents.services.base import locked, save
+from incidents.services.base import IncidentKey, locked, save
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import STAFF_ROLES, TeamKind
 from itsm.tenancy.models import Team, Tenant
@@ -26,7 +26,7 @@ NEXT_TIER = {TeamKind.L1: TeamKind.L2, TeamKind.L2: TeamKind.L3}
 def incident_assign(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     team: Team | None = None,
     assignee: Any = None,
@@ -54,7 +54,7 @@ def incident_assign(
 def incident_escalate(
     *,
     tenant: Tenant,
-    incident_id: int,
+    incident_id: IncidentKey,
     actor: Any,
     kind: str,
     reason: str,

@@ -129,12 +129,16 @@ class NumberedRecordScope(TenantScopedViewSet):
     lookup_value_regex = r"(?:[A-Za-z]+-\d+|\d+)"
 
     def get_object(self) -> Any:
+        instance = get_object_or_404(self.get_queryset(), number=self.lookup_number())
+        self.check_object_permissions(self.request, instance)
+        return instance
+
+    def lookup_number(self) -> int:
+        """The number of the record the URL names (404 if it names none of ours)."""
         number = parse_reference(self.model.NUMBER_PREFIX, self.kwargs[self.lookup_url_kwarg])
         if number is None or number > MAX_NUMBER:
             raise exceptions.NotFound()
-        instance = get_object_or_404(self.get_queryset(), number=number)
-        self.check_object_permissions(self.request, instance)
-        return instance
+        return number
 
     @classmethod
     def lookup_value_of(cls, instance: Any) -> str:
@@ -186,12 +190,16 @@ class NumberedRecordViewSet(ListModelMixin, RetrieveModelMixin, NumberedRecordSc
     def expected_version(self, instance: Any) -> int | None:
         """The version named by If-Match; None without one. Another record's tag is stale, and
         so is a tag of the old `"<pk>-<version>"` form."""
+        return self.expected_version_of(instance.reference)
+
+    def expected_version_of(self, reference: str) -> int | None:
+        """`expected_version` of the record `reference` names, before (or without) reading it."""
         header = self.request.headers.get("If-Match", "").strip()
         if not header or header == "*":
             return None
-        reference, _, version = header.removeprefix("W/").strip('"').rpartition("-")
+        tagged, _, version = header.removeprefix("W/").strip('"').rpartition("-")
         # ASCII digits only, and few enough for int(): anything else names no version.
-        if reference != instance.reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
+        if tagged != reference or not re.fullmatch(r"\d{1,18}", version, re.ASCII):
             raise PreconditionFailedError(
                 f"If-Match does not name a version of this {self.model._meta.verbose_name}.",
                 code="stale_version",

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
+from django.db.models import OuterRef, QuerySet
 
 from itsm.services import bulk_update_rows
 from itsm.timers.models import Timer, TimerFiring
@@ -36,6 +38,30 @@ def timer_fired_steps(timer: Timer) -> set[int]:
         .filter(timer_id=timer.pk)
         .values_list("step", flat=True)
     )
+
+
+def with_fired_steps[Q: QuerySet[Any]](queryset: Q, timer: str = "timer") -> Q:
+    """`queryset` reading with each row the steps its timer (the relation `timer`) fired, in the
+    row's own statement (PostgreSQL; elsewhere `fired_steps` reads them apart).
+
+    A row read FOR UPDATE after waiting for a sweep may miss a step that sweep fired: planning
+    then arms that step again, and `firings_record` makes its second firing a no-op."""
+    if connection.vendor != "postgresql":
+        return queryset
+    firings = TimerFiring.objects.filter(
+        tenant_id=OuterRef("tenant_id"), timer_id=OuterRef(f"{timer}_id")
+    ).values("step")
+    annotated: Q = queryset.annotate(**{FIRED_STEPS: ArraySubquery(firings)})
+    return annotated
+
+
+def fired_steps(row: Any, timer: Timer) -> set[int]:
+    """The steps `timer` fired, as `with_fired_steps` read them with `row`, or read now."""
+    steps = getattr(row, FIRED_STEPS, None)
+    return set(steps) if steps is not None else timer_fired_steps(timer)
+
+
+FIRED_STEPS = "timer_fired_steps"
 
 
 def firings_record(
