@@ -308,6 +308,7 @@ def _locked_clocks(incident: Incident) -> list[SlaClock]:
         .filter(incident=incident)
         .select_related("timer", "policy__calendar")
         .select_for_update(of=("self", "timer"))
+        .order_by()  # the caller keys them by kind
     )
     return list(with_fired_steps(clocks))
 

@@ -52,7 +52,7 @@ class Inline:
             rows = related._base_manager.filter(pk=OuterRef(relation.attname))
         else:  # a reverse one-to-one: the key is on the related row
             rows = related._base_manager.filter(**{relation.field.name: OuterRef("pk")})  # type: ignore[union-attr]
-        return Subquery(rows.values(row=self._json(related, ""))[:1])
+        return Subquery(rows.order_by().values(row=self._json(related, ""))[:1])
 
     def _json(self, model: type[models.Model], prefix: str) -> JSONObject:
         values: dict[str, Any] = {

@@ -61,7 +61,8 @@ def locked(tenant: Tenant, incident_id: IncidentKey, expected_version: int | Non
     else:
         incidents = incidents.filter(pk=incident_id)
     reading = with_inline(incidents.select_related(*LOCKED_RELATIONS), *selectors.REPRESENTED)
-    incident = reading.select_for_update(of=("self",)).first()
+    # One row: no ORDER BY of the model's to compile.
+    incident = reading.select_for_update(of=("self",)).order_by().first()
     if incident is None:
         raise NotFoundError("No such incident.")
     attach(incident, *selectors.REPRESENTED)

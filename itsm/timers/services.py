@@ -48,9 +48,13 @@ def with_fired_steps[Q: QuerySet[Any]](queryset: Q, timer: str = "timer") -> Q:
     then arms that step again, and `firings_record` makes its second firing a no-op."""
     if connection.vendor != "postgresql":
         return queryset
-    firings = TimerFiring.objects.filter(
-        tenant_id=OuterRef("tenant_id"), timer_id=OuterRef(f"{timer}_id")
-    ).values("step")
+    firings = (
+        TimerFiring.objects.filter(
+            tenant_id=OuterRef("tenant_id"), timer_id=OuterRef(f"{timer}_id")
+        )
+        .order_by()
+        .values("step")
+    )
     annotated: Q = queryset.annotate(**{FIRED_STEPS: ArraySubquery(firings)})
     return annotated
 
