@@ -31,6 +31,7 @@ from incidents.models import (
     SlaPolicy,
 )
 from itsm.inline import Inline, attach, with_inline
+from itsm.services import keep_related
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.config import tenant_config
@@ -108,14 +109,13 @@ def incident_detail_list(
     *, tenant: Tenant, membership: Membership | None = None
 ) -> QuerySet[Incident]:
     """`incident_list` with what one incident's representation adds: its people and problem link
-    inline (`incident_represented` attaches them), its SLA clocks (with their policies) in one
-    more query."""
+    inline. `incident_represented` attaches them and reads the SLA clocks."""
     queryset = (
         incident_list(tenant=tenant, membership=membership)
         .only(*DETAIL_COLUMNS)
         .prefetch_related(None)
     )
-    return with_inline(queryset, *REPRESENTED).prefetch_related(_sla_clocks(tenant.pk))
+    return with_inline(queryset, *REPRESENTED)
 
 
 # The incident's own columns, and of the relations it joins only the names it shows.
@@ -125,30 +125,50 @@ DETAIL_COLUMNS = (
 )
 
 
-def _sla_clocks(tenant_id: int) -> Prefetch[Any]:
-    return Prefetch(
-        "sla_clocks",
-        queryset=SlaClock.objects.for_tenant(tenant_id)
-        .select_related("policy__calendar")
-        .order_by("-kind"),  # response, then resolution
+def active_policies(*, tenant: Tenant) -> list[SlaPolicy]:
+    """The tenant's active SLA policies in the order they are tried, with their calendars
+    (cached per version of the tenant's configuration: treat as read-only)."""
+    return tenant_config(
+        tenant,
+        "incidents.sla_policies",
+        lambda: list(
+            SlaPolicy.objects.for_tenant(tenant)
+            .filter(is_active=True)
+            .select_related("calendar")
+            .order_by("order", "id")
+        ),
     )
 
 
-def incident_represented(incident: Incident) -> Incident:
+def with_policies(clocks: list[SlaClock], *, tenant: Tenant) -> list[SlaClock]:
+    """The clocks with their policies (and calendars) set from the tenant's cached ones; a
+    policy no longer active is read."""
+    policies = {policy.pk: policy for policy in active_policies(tenant=tenant)}
+    if missing := {clock.policy_id for clock in clocks} - set(policies):
+        policies |= SlaPolicy.objects.for_tenant(tenant).select_related("calendar").in_bulk(missing)
+    for clock in clocks:
+        clock.policy = policies[clock.policy_id]
+    return clocks
+
+
+def incident_represented(incident: Incident, *, tenant: Tenant) -> Incident:
     """The incident with everything its representation reads: what a query read inline
-    (`REPRESENTED`) attached, and what neither it nor a service left on it read now."""
+    (`REPRESENTED`) attached, and what neither it nor a service left on it read now (the SLA
+    clocks: one query, their policies from the tenant's cached configuration)."""
     attach(incident, *REPRESENTED)
-    lookups: list[str | Prefetch[Any]] = [
+    lookups = [
         inline.relation
         for inline in REPRESENTED
         if not Incident._meta.get_field(inline.relation).is_cached(incident)  # type: ignore[union-attr]
     ]
     if "problem_link" in lookups:
         lookups[lookups.index("problem_link")] = "problem_link__problem"
-    if "sla_clocks" not in getattr(incident, "_prefetched_objects_cache", {}):
-        lookups.append(_sla_clocks(incident.tenant_id))
     if lookups:
         prefetch_related_objects([incident], *lookups)
+    if "sla_clocks" not in getattr(incident, "_prefetched_objects_cache", {}):
+        clocks = SlaClock.objects.for_tenant(tenant).filter(incident=incident)
+        ordered = list(clocks.order_by("-kind"))  # response, then resolution
+        keep_related(incident, "sla_clocks", with_policies(ordered, tenant=tenant))
     return incident
 
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from django.db import transaction
 
-from incidents import timeline
+from incidents import selectors, timeline
 from incidents.choices import (
     BREACH,
     DEFAULT_SLA_TARGETS,
@@ -38,7 +38,6 @@ from itsm.services import (
     object_update,
     tenant_object_create,
 )
-from itsm.tenancy.config import tenant_config
 from itsm.tenancy.models import Tenant
 from itsm.timers.models import Timer
 from itsm.timers.services import (
@@ -80,7 +79,7 @@ def sla_policy_delete(*, policy: SlaPolicy) -> None:
 def policy_for(incident: Incident) -> SlaPolicy:
     """The first active policy (by order) whose conditions match; the default for the
     incident's priority if none does (created on first use, so tenants can edit it)."""
-    for policy in active_policies(incident.tenant):
+    for policy in selectors.active_policies(tenant=incident.tenant):
         if (
             policy.service_id in (None, incident.service_id)
             and policy.category_id in (None, incident.category_id)
@@ -88,21 +87,6 @@ def policy_for(incident: Incident) -> SlaPolicy:
         ):
             return policy
     return _default_policy(incident.tenant_id, incident.priority)
-
-
-def active_policies(tenant: Tenant) -> list[SlaPolicy]:
-    """The tenant's active policies in the order they are tried, with their calendars (cached
-    per version of the tenant's configuration: treat as read-only)."""
-    return tenant_config(
-        tenant,
-        "incidents.sla_policies",
-        lambda: list(
-            SlaPolicy.objects.for_tenant(tenant)
-            .filter(is_active=True)
-            .select_related("calendar")
-            .order_by("order", "id")
-        ),
-    )
 
 
 def _default_policy(tenant_id: int, priority: int) -> SlaPolicy:
@@ -300,17 +284,17 @@ def _follow_summary(incident: Incident, clocks: list[SlaClock]) -> list[str]:
 
 def _locked_clocks(incident: Incident) -> list[SlaClock]:
     # The clocks and their timers locked in one statement (FOR UPDATE of both: after waiting
-    # for a sweep, PostgreSQL re-reads both rows as committed). The policy is only read; the
-    # caller holds the incident's lock, so lock order stays incident → clock → timer. Each
-    # clock comes with the steps its timer fired, which planning skips.
+    # for a sweep, PostgreSQL re-reads both rows as committed); the caller holds the incident's
+    # lock, so lock order stays incident → clock → timer. Each clock comes with the steps its
+    # timer fired, which planning skips; its policy comes from the cached configuration.
     clocks = (
         SlaClock.objects.for_tenant(incident.tenant_id)
         .filter(incident=incident)
-        .select_related("timer", "policy__calendar")
+        .select_related("timer")
         .select_for_update(of=("self", "timer"))
         .order_by()  # the caller keys them by kind
     )
-    return list(with_fired_steps(clocks))
+    return selectors.with_policies(list(with_fired_steps(clocks)), tenant=incident.tenant)
 
 
 CLOCK_FIELDS: Final = [

@@ -149,7 +149,9 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         return super().get_input_serializer(*args, **kwargs)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.respond_with(selectors.incident_represented(self.get_object()))
+        return self.respond_with(
+            selectors.incident_represented(self.get_object(), tenant=self.tenant)
+        )
 
     # --- Writing ---
 
@@ -165,7 +167,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
             data=data,
             expected_version=self.expected_version(instance),
         )
-        return selectors.incident_represented(incident)
+        return selectors.incident_represented(incident, tenant=self.tenant)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
@@ -272,7 +274,7 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         version = self.expected_version_of(reference)
         result = self._locking(service, incident, **arguments, expected_version=version)
         # As the service left it, with what its locking read loaded: nothing is read back.
-        return self.respond_with(selectors.incident_represented(result))
+        return self.respond_with(selectors.incident_represented(result, tenant=self.tenant))
 
     def validated_input(self, instance: Any = None, *, partial: bool = False) -> dict[str, Any]:
         try:
