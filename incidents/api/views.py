@@ -6,7 +6,9 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -28,7 +30,7 @@ from itsm.api.views import (
 from itsm.audit.api.serializers import AuditEventSerializer
 from itsm.audit.api.views import AuditPagination
 from itsm.audit.selectors import object_history
-from itsm.errors import NotFoundError
+from itsm.errors import NotFoundError, PreconditionFailedError
 from itsm.tenancy.choices import ADMIN_ROLES, ALL_ROLES, STAFF_ROLES, MembershipRole
 from itsm.tenancy.models import Tenant, format_reference
 
@@ -276,15 +278,22 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         # As the service left it, with what its locking read loaded: nothing is read back.
         return self.respond_with(selectors.incident_represented(result, tenant=self.tenant))
 
-    def validated_input(self, instance: Any = None, *, partial: bool = False) -> dict[str, Any]:
-        try:
-            return super().validated_input(instance, partial=partial)
-        except exceptions.ValidationError:
-            # An action reads its incident only in the service's lock, after the input: an
-            # absent (or another tenant's) incident is still a 404 before a 400.
-            if self.detail:
+    def handle_exception(self, exc: Exception) -> Response:
+        # An action reads its incident only in the service's lock, after its input and If-Match
+        # are checked: an absent (or another tenant's) incident is still a 404 before a 400 or
+        # a 412. Only a refusal before the service pays for this lookup (a service's refusal
+        # found the incident, and has doomed the transaction).
+        refused_before = not transaction.get_rollback()
+        if (
+            self.detail
+            and refused_before
+            and isinstance(exc, exceptions.ValidationError | PreconditionFailedError)
+        ):
+            try:
                 self.get_object()
-            raise
+            except Http404 as absent:
+                exc = absent
+        return super().handle_exception(exc)
 
     def named_incident(self) -> services.IncidentNumber:
         """The incident the URL names, in the member's sight (a requester's own): the services

@@ -293,6 +293,23 @@ def test_actions_with_a_stale_etag_are_a_412(desk, api_client, path, state, body
     assert incident_state(desk, incident) == before
 
 
+def test_an_absent_incident_is_a_404_before_its_input_or_if_match_is_judged(desk, api_client):
+    # The action's service reads the incident; the view judges input and If-Match first, and
+    # still answers an absent incident with a 404, not a 400 or a 412.
+    incident = make_incident(desk)
+    client = api_client(desk.admin)
+    absent = desk.url("INC-999999/acknowledge/")
+
+    assert client.post(absent, {"unknown": 1}, format="json").status_code == 404
+    response = client.post(absent, {}, format="json", HTTP_IF_MATCH=incident.etag)
+    assert response.status_code == 404
+    # The same refusals on an incident that exists are a 400 and a 412.
+    present = desk.url(f"{incident.reference}/acknowledge/")
+    assert client.post(present, {"unknown": 1}, format="json").status_code == 400
+    response = client.post(present, {}, format="json", HTTP_IF_MATCH=f'"{incident.reference}-x"')
+    assert response.status_code == 412
+
+
 def test_an_etag_of_another_incident_is_a_412(desk, api_client):
     incident = make_incident(desk)
     other = make_incident(desk, title="Other")
