@@ -144,7 +144,9 @@ def _commit() -> str:
         ).stdout.strip()
 
     commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    return f"{commit} (with uncommitted changes)" if git("status", "--porcelain") else commit
+    # Tracked files only: an untracked .venv link in a worktree changes nothing measured.
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit} (with uncommitted changes)" if changed else commit
 
 
 def markdown(results: Results) -> str:
