@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -35,7 +36,7 @@ from itsm.services import keep_related
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.config import tenant_config
-from itsm.tenancy.models import Membership, Tenant
+from itsm.tenancy.models import Membership, Tenant, TenantQuerySet
 
 
 def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> QuerySet[Incident]:
@@ -47,11 +48,20 @@ def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> Qu
     # search grows exponentially); four joins plan in ~1 ms and the users come in one batch.
     queryset = (
         Incident.objects.for_tenant(tenant)
-        .select_related("service", "category", "assignment_team", "assignee")
+        .select_related(*JOINED_RELATIONS)
         .prefetch_related("reported_by", "commander")
     )
+    return _visible(queryset, membership)
+
+
+# The relations an incident is read with, joined; the others come apart or inline.
+JOINED_RELATIONS = ("service", "category", "assignment_team", "assignee")
+
+
+def _visible(queryset: QuerySet[Incident], membership: Membership | None) -> QuerySet[Incident]:
+    """Requesters see only the incidents they reported."""
     if membership is not None and membership.role == MembershipRole.REQUESTER:
-        queryset = queryset.filter(reported_by_id=membership.user_id)
+        return queryset.filter(reported_by_id=membership.user_id)
     return queryset
 
 
@@ -110,11 +120,14 @@ def incident_detail_list(
 ) -> QuerySet[Incident]:
     """`incident_list` with what one incident's representation adds: its people and problem link
     inline. `incident_represented` attaches them and reads the SLA clocks."""
-    queryset = (
-        incident_list(tenant=tenant, membership=membership)
-        .only(*DETAIL_COLUMNS)
-        .prefetch_related(None)
-    )
+    return _visible(_detail_rows().for_tenant(tenant), membership)
+
+
+@cache
+def _detail_rows() -> TenantQuerySet[Incident]:
+    # Built once per process, like a view's `queryset` attribute: each use clones it (building
+    # it, inline subqueries and all, was a tenth of a detail request's time).
+    queryset = Incident.objects.select_related(*JOINED_RELATIONS).only(*DETAIL_COLUMNS)
     return with_inline(queryset, *REPRESENTED)
 
 

@@ -9,6 +9,7 @@ other. `actor=None` means the system acted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.utils import timezone
@@ -20,11 +21,11 @@ from incidents.lifecycle import check_action
 from incidents.models import Incident
 from itsm.errors import NotFoundError
 from itsm.inline import attach, with_inline
-from itsm.tenancy.models import Tenant
+from itsm.tenancy.models import Tenant, TenantQuerySet
 
 # What the services read of an incident's relations with it (joined), and what its
 # representation shows of the others (read inline, `selectors.REPRESENTED`).
-LOCKED_RELATIONS = ("service", "category", "assignment_team", "assignee")
+LOCKED_RELATIONS = selectors.JOINED_RELATIONS
 
 
 @dataclass(frozen=True)
@@ -53,21 +54,20 @@ def locked(tenant: Tenant, incident_id: IncidentKey, expected_version: int | Non
         NotFoundError: absent, another tenant's, or not the requester's.
         StaleIncidentError: someone changed it since the caller read it.
     """
-    incidents = Incident.objects.for_tenant(tenant)
+    incidents = _locking_rows().for_tenant(tenant)
     if isinstance(incident_id, IncidentNumber):
         incidents = incidents.filter(number=incident_id.number)
         if incident_id.reported_by_id is not None:
             incidents = incidents.filter(reported_by_id=incident_id.reported_by_id)
     else:
         incidents = incidents.filter(pk=incident_id)
-    reading = with_inline(incidents.select_related(*LOCKED_RELATIONS), *selectors.REPRESENTED)
     # One row: no ORDER BY of the model's to compile.
-    incident = reading.select_for_update(of=("self",)).order_by().first()
+    incident = incidents.select_for_update(of=("self",)).order_by().first()
     if incident is None:
         raise NotFoundError("No such incident.")
     attach(incident, *selectors.REPRESENTED)
     if not _relations_match(incident):
-        incident = reading.get()
+        incident = incidents.get()
         attach(incident, *selectors.REPRESENTED)
     incident.tenant = tenant  # the caller's, already loaded: its configuration is read from it
     if expected_version is not None and incident.version != expected_version:
@@ -76,6 +76,12 @@ def locked(tenant: Tenant, incident_id: IncidentKey, expected_version: int | Non
             extra={"current_version": incident.version},
         )
     return incident
+
+
+@cache
+def _locking_rows() -> TenantQuerySet[Incident]:
+    # Built once per process, like a view's `queryset` attribute: each lock clones it.
+    return with_inline(Incident.objects.select_related(*LOCKED_RELATIONS), *selectors.REPRESENTED)
 
 
 def _relations_match(incident: Incident) -> bool:
