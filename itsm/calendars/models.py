@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from itsm.audit.tracking import audited
+from itsm.tenancy.config import config_version_trigger
 from itsm.tenancy.models import TenantOwnedModel
 
 
@@ -42,6 +43,9 @@ class BusinessCalendar(TenantOwnedModel):
                 fields=["tenant", "slug"], name="calendars_calendar_unique_slug"
             )
         ]
+        # Cached with the SLA policies that name it (their time zone); periods and holidays are
+        # read each time a schedule is built.
+        triggers = [config_version_trigger()]
 
     def __str__(self) -> str:
         return self.name

@@ -1,0 +1,70 @@
+"""The tenant's cached configuration (itsm/tenancy/config.py): every table it is read from bumps
+the tenant's `config_version` when its rows change, so no request reads a stale copy."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from incidents import selectors
+from incidents.models import IncidentSettings, PriorityLabel, PriorityMatrixCell
+from itsm.calendars.models import BusinessCalendar
+from itsm.tenancy import rls
+from itsm.tenancy.models import Tenant
+from tests.factories import BusinessCalendarFactory, SlaPolicyFactory, TenantFactory
+
+pytestmark = pytest.mark.django_db
+
+# A change to each configuration table, as any writer would make it.
+CHANGES: dict[str, Callable[[Tenant], Any]] = {
+    "priority label": lambda tenant: PriorityLabel.objects.create(
+        tenant=tenant, priority=1, label="Critical"
+    ),
+    "priority matrix cell": lambda tenant: PriorityMatrixCell.objects.create(
+        tenant=tenant, impact=3, urgency=3, priority=3
+    ),
+    "SLA policy": lambda tenant: SlaPolicyFactory(tenant=tenant),
+    "incident settings": lambda tenant: IncidentSettings.objects.create(
+        tenant=tenant, reopen_window=timedelta(days=1)
+    ),
+    "business calendar": lambda tenant: BusinessCalendarFactory(tenant=tenant),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_change_to_a_configuration_table_bumps_the_tenants_version(change):
+    tenant, other = TenantFactory(), TenantFactory()
+    with rls.tenant_scope(tenant.pk):
+        CHANGES[change](tenant)
+    before = other.config_version
+    tenant.refresh_from_db()
+    other.refresh_from_db()
+    assert tenant.config_version == 1
+    assert other.config_version == before  # another tenant's copy stays valid
+
+
+def test_a_calendars_new_time_zone_reaches_the_cached_policies():
+    # Given a policy on a calendar, read (and cached) with the tenant's configuration
+    tenant = TenantFactory()
+    with rls.tenant_scope(tenant.pk):
+        calendar = BusinessCalendarFactory(tenant=tenant, time_zone="Europe/Paris")
+        SlaPolicyFactory(tenant=tenant, calendar=calendar)
+        tenant.refresh_from_db()
+        assert selectors.active_policies(tenant=tenant)[0].calendar.time_zone == "Europe/Paris"
+
+        # When the calendar moves to another zone
+        BusinessCalendar.objects.filter(pk=calendar.pk).update(time_zone="Asia/Tokyo")
+
+        # Then the next request (which reads the tenant afresh) reads the policies again
+        tenant.refresh_from_db()
+        assert selectors.active_policies(tenant=tenant)[0].calendar.time_zone == "Asia/Tokyo"
+
+
+def test_the_reopen_window_is_read_again_after_a_change():
+    tenant = TenantFactory()
+    with rls.tenant_scope(tenant.pk):
+        assert selectors.incident_settings(tenant=tenant).reopen_window == timedelta(days=7)
+        IncidentSettings.objects.create(tenant=tenant, reopen_window=timedelta(days=2))
+        tenant.refresh_from_db()
+        assert selectors.incident_settings(tenant=tenant).reopen_window == timedelta(days=2)
