@@ -13,7 +13,6 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
-    prefetch_related_objects,
 )
 
 from incidents.choices import (
@@ -58,11 +57,16 @@ def incident_list(*, tenant: Tenant, membership: Membership | None = None) -> Qu
 JOINED_RELATIONS = ("service", "category", "assignment_team", "assignee")
 
 
-def _visible(queryset: QuerySet[Incident], membership: Membership | None) -> QuerySet[Incident]:
-    """Requesters see only the incidents they reported."""
+def visible_reporter(membership: Membership | None) -> int | None:
+    """The reporter whose incidents alone a member sees: a requester themself; None for staff."""
     if membership is not None and membership.role == MembershipRole.REQUESTER:
-        return queryset.filter(reported_by_id=membership.user_id)
-    return queryset
+        return membership.user_id
+    return None
+
+
+def _visible(queryset: QuerySet[Incident], membership: Membership | None) -> QuerySet[Incident]:
+    reporter = visible_reporter(membership)
+    return queryset if reporter is None else queryset.filter(reported_by_id=reporter)
 
 
 # What an incident's representation shows of the relations `incident_list` joins: their names.
@@ -165,19 +169,11 @@ def with_policies(clocks: list[SlaClock], *, tenant: Tenant) -> list[SlaClock]:
 
 
 def incident_represented(incident: Incident, *, tenant: Tenant) -> Incident:
-    """The incident with everything its representation reads: what a query read inline
-    (`REPRESENTED`) attached, and what neither it nor a service left on it read now (the SLA
-    clocks: one query, their policies from the tenant's cached configuration)."""
+    """An incident read by `incident_detail_list` or a service's lock, with everything its
+    representation reads: what was read inline (`REPRESENTED`) attached, and the SLA clocks
+    unless a service left them on it (one query; their policies from the tenant's cached
+    configuration)."""
     attach(incident, *REPRESENTED)
-    lookups = [
-        inline.relation
-        for inline in REPRESENTED
-        if not Incident._meta.get_field(inline.relation).is_cached(incident)  # type: ignore[union-attr]
-    ]
-    if "problem_link" in lookups:
-        lookups[lookups.index("problem_link")] = "problem_link__problem"
-    if lookups:
-        prefetch_related_objects([incident], *lookups)
     if "sla_clocks" not in getattr(incident, "_prefetched_objects_cache", {}):
         clocks = SlaClock.objects.for_tenant(tenant).filter(incident=incident)
         ordered = list(clocks.order_by("-kind"))  # response, then resolution

@@ -45,7 +45,7 @@ class Inline:
         a copy of it for each queryset)."""
         return _subquery(self, model)
 
-    def _build(self, model: type[models.Model]) -> Subquery:
+    def _new_subquery(self, model: type[models.Model]) -> Subquery:
         relation = model._meta.get_field(self.relation)
         related: Any = relation.related_model
         if relation.concrete:  # the key is on this row
@@ -111,7 +111,7 @@ def attach(instance: models.Model, *inlines: Inline) -> None:
 
 @cache
 def _subquery(inline: Inline, model: type[models.Model]) -> Subquery:
-    return inline._build(model)
+    return inline._new_subquery(model)
 
 
 def _loaded_fields(model: type[models.Model], inline: Inline) -> list[models.Field[Any, Any]]:

@@ -298,11 +298,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
     def named_incident(self) -> services.IncidentNumber:
         """The incident the URL names, in the member's sight (a requester's own): the services
         lock it by its number, so nothing is read before their locking read."""
-        membership = self.request.membership
-        requester = membership.role == MembershipRole.REQUESTER
-        return services.IncidentNumber(
-            self.lookup_number(), reported_by_id=membership.user_id if requester else None
-        )
+        reporter = selectors.visible_reporter(self.request.membership)
+        return services.IncidentNumber(self.lookup_number(), reported_by_id=reporter)
 
     def _locking(
         self, service: Callable[..., Any], incident: services.IncidentNumber, **arguments: Any

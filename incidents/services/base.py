@@ -84,6 +84,14 @@ def _locking_rows() -> TenantQuerySet[Incident]:
     return with_inline(Incident.objects.select_related(*LOCKED_RELATIONS), *selectors.REPRESENTED)
 
 
+# The relations read inline whose key is on the incident (its people).
+_INLINE_KEYS = tuple(
+    inline.relation
+    for inline in selectors.REPRESENTED
+    if Incident._meta.get_field(inline.relation).concrete
+)
+
+
 def _relations_match(incident: Incident) -> bool:
     # The problem link is not checked: its key is on the link's row, and it is only shown.
     for name in (*LOCKED_RELATIONS, *_INLINE_KEYS):
@@ -91,14 +99,6 @@ def _relations_match(incident: Incident) -> bool:
         if getattr(incident, f"{name}_id") != (related.pk if related is not None else None):
             return False
     return True
-
-
-# The relations read inline whose key is on the incident (its people).
-_INLINE_KEYS = tuple(
-    inline.relation
-    for inline in selectors.REPRESENTED
-    if Incident._meta.get_field(inline.relation).concrete
-)
 
 
 def save(incident: Incident, fields: list[str]) -> None:

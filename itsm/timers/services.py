@@ -40,6 +40,10 @@ def timer_fired_steps(timer: Timer) -> set[int]:
     )
 
 
+# The annotation `with_fired_steps` adds.
+FIRED_STEPS = "timer_fired_steps"
+
+
 def with_fired_steps[Q: QuerySet[Any]](queryset: Q, timer: str = "timer") -> Q:
     """`queryset` reading with each row the steps its timer (the relation `timer`) fired, in the
     row's own statement (PostgreSQL; elsewhere `fired_steps` reads them apart).
@@ -63,9 +67,6 @@ def fired_steps(row: Any, timer: Timer) -> set[int]:
     """The steps `timer` fired, as `with_fired_steps` read them with `row`, or read now."""
     steps = getattr(row, FIRED_STEPS, None)
     return set(steps) if steps is not None else timer_fired_steps(timer)
-
-
-FIRED_STEPS = "timer_fired_steps"
 
 
 def firings_record(
