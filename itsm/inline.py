@@ -1,4 +1,4 @@
-"""Related rows read inside their record's own statement, each as one scalar subquery.
+"""Related rows read inside their record's own statement, each as one subquery.
 
 A record's representation often shows a few fields of rows it points at (a reporter's username,
 a linked problem's title). `select_related` joins them, and every join widens PostgreSQL's
@@ -12,6 +12,9 @@ field is), cached on the relation as `select_related` would have left it.
     queryset = with_inline(Incident.objects.filter(...), REPORTER, PROBLEM_LINK)
     incident = queryset.get()
     attach(incident, REPORTER, PROBLEM_LINK)
+
+A reverse foreign key (an incident's SLA clocks) comes the same way as an array of JSON rows, on
+PostgreSQL; elsewhere `with_inline` leaves it out and the caller reads it apart as before.
 """
 
 from __future__ import annotations
@@ -20,21 +23,26 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.db import models
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection, models
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.fields.mixins import FieldCacheMixin
 from django.db.models.functions import JSONObject
 
+from itsm.services import keep_related
+
 
 @dataclass(frozen=True)
 class Inline:
-    """A relation read inline: a forward foreign key or one-to-one, or a reverse one-to-one;
-    `fields` are what is read of the related row besides its key, `nested` the forward relations
-    of that row read with it (joined inside the subquery)."""
+    """A relation read inline: a forward foreign key or one-to-one, a reverse one-to-one, or a
+    reverse foreign key (its rows in `order_by`'s order); `fields` are what is read of the
+    related row besides its key, `nested` the forward relations of that row read with it (joined
+    inside the subquery)."""
 
     relation: str
     fields: tuple[str, ...]
     nested: tuple[Inline, ...] = ()
+    order_by: tuple[str, ...] = ()
 
     @property
     def annotation(self) -> str:
@@ -50,8 +58,10 @@ class Inline:
         related: Any = relation.related_model
         if relation.concrete:  # the key is on this row
             rows = related._base_manager.filter(pk=OuterRef(relation.attname))
-        else:  # a reverse one-to-one: the key is on the related row
+        else:  # a reverse relation: the key is on the related rows
             rows = related._base_manager.filter(**{relation.field.name: OuterRef("pk")})  # type: ignore[union-attr]
+        if relation.one_to_many:
+            return ArraySubquery(rows.order_by(*self.order_by).values(row=self._json(related, "")))
         return Subquery(rows.order_by().values(row=self._json(related, ""))[:1])
 
     def _json(self, model: type[models.Model], prefix: str) -> JSONObject:
@@ -87,26 +97,47 @@ class Inline:
 
 
 def with_inline[Q: models.QuerySet[Any]](queryset: Q, *inlines: Inline) -> Q:
-    """`queryset` reading each relation of `inlines` inline; call `attach` on what it returns."""
+    """`queryset` reading each relation of `inlines` inline; call `attach` on what it returns.
+    A reverse foreign key is read inline on PostgreSQL only (as an array)."""
     annotated: Q = queryset.annotate(
-        **{inline.annotation: inline.subquery(queryset.model) for inline in inlines}
+        **{
+            inline.annotation: inline.subquery(queryset.model)
+            for inline in inlines
+            if connection.vendor == "postgresql" or not _is_many(queryset.model, inline)
+        }
     )
     return annotated
 
 
-def attach(instance: models.Model, *inlines: Inline) -> None:
+def attach(instance: models.Model, *inlines: Inline) -> list[Inline]:
     """Cache on `instance`'s relations what `with_inline` read (those of `inlines` it read): no
-    query when they are used."""
+    query when they are used. Returns the inlines it found read."""
     model, using = type(instance), instance._state.db or "default"
-    for inline in inlines:
-        if inline.annotation not in instance.__dict__:
-            continue
+    found = [inline for inline in inlines if inline.annotation in instance.__dict__]
+    for inline in found:
         row = instance.__dict__.pop(inline.annotation)
+        if _is_many(model, inline):
+            _attach_many(instance, inline, row, using)
+            continue
         related = inline.build(model, row, using)
         _cache(model, instance, inline.relation, related)
         relation = model._meta.get_field(inline.relation)
         if related is not None and not relation.concrete:  # the link's way back: this record
             relation.field.set_cached_value(related, instance)  # type: ignore[union-attr]
+    return found
+
+
+def _attach_many(instance: models.Model, inline: Inline, rows: list[Any], using: str) -> None:
+    model = type(instance)
+    relation: Any = model._meta.get_field(inline.relation)
+    related = [inline.build(model, row, using) for row in rows]
+    for child in related:  # the way back: this record
+        relation.field.set_cached_value(child, instance)
+    keep_related(instance, inline.relation, related)
+
+
+def _is_many(model: type[models.Model], inline: Inline) -> bool:
+    return bool(model._meta.get_field(inline.relation).one_to_many)
 
 
 @cache

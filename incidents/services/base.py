@@ -42,10 +42,18 @@ class IncidentNumber:
 IncidentKey = int | IncidentNumber
 
 
-def locked(tenant: Tenant, incident_id: IncidentKey, expected_version: int | None) -> Incident:
+def locked(
+    tenant: Tenant,
+    incident_id: IncidentKey,
+    expected_version: int | None,
+    *,
+    read_clocks: bool = False,
+) -> Incident:
     """The incident, locked for this transaction, if the caller's version is current.
 
-    One statement locks the row and reads it with its relations (not locked). After waiting for
+    One statement locks the row and reads it with its relations (not locked), and with its SLA
+    clocks if `read_clocks` (for a service that leaves them as they are: its answer shows them
+    without another query; the clocks the others change are locked apart). After waiting for
     a concurrent writer, PostgreSQL returns the incident as that writer committed it, but joined
     to the related rows it had found before the wait: if a link changed meanwhile, the two no
     longer match, and the incident is read again (the lock is ours by then).
@@ -54,7 +62,7 @@ def locked(tenant: Tenant, incident_id: IncidentKey, expected_version: int | Non
         NotFoundError: absent, another tenant's, or not the requester's.
         StaleIncidentError: someone changed it since the caller read it.
     """
-    incidents = _locking_rows().for_tenant(tenant)
+    incidents = _locking_rows(read_clocks).for_tenant(tenant)
     if isinstance(incident_id, IncidentNumber):
         incidents = incidents.filter(number=incident_id.number)
         if incident_id.reported_by_id is not None:
@@ -79,9 +87,12 @@ def locked(tenant: Tenant, incident_id: IncidentKey, expected_version: int | Non
 
 
 @cache
-def _locking_rows() -> TenantQuerySet[Incident]:
+def _locking_rows(read_clocks: bool) -> TenantQuerySet[Incident]:
     # Built once per process, like a view's `queryset` attribute: each lock clones it.
-    return with_inline(Incident.objects.select_related(*LOCKED_RELATIONS), *selectors.REPRESENTED)
+    inlines = (
+        (*selectors.REPRESENTED, selectors.SLA_CLOCKS) if read_clocks else selectors.REPRESENTED
+    )
+    return with_inline(Incident.objects.select_related(*LOCKED_RELATIONS), *inlines)
 
 
 # The relations read inline whose key is on the incident (its people).

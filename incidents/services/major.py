@@ -33,7 +33,7 @@ def incident_declare_major(
     expected_version: int | None = None,
 ) -> Incident:
     """Run the incident as a major incident under an incident commander; management is told."""
-    incident = locked(tenant, incident_id, expected_version)
+    incident = locked(tenant, incident_id, expected_version, read_clocks=True)
     check_open(incident, "declare major")
     if not reason.strip():
         raise TransitionRequirementError(

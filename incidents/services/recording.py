@@ -82,7 +82,7 @@ def incident_update(
     expected_version: int | None = None,
 ) -> Incident:
     """Edit descriptive fields; status, priority and routing change only through actions."""
-    incident = locked(tenant, incident_id, expected_version)
+    incident = locked(tenant, incident_id, expected_version, read_clocks=True)
     unknown = set(data) - EDITABLE_FIELDS
     if unknown:
         raise TransitionRequirementError(

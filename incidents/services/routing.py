@@ -33,7 +33,7 @@ def incident_assign(
     expected_version: int | None = None,
 ) -> Incident:
     """Route the incident to a team and/or an agent of that team. Repeating it is a no-op."""
-    incident = locked(tenant, incident_id, expected_version)
+    incident = locked(tenant, incident_id, expected_version, read_clocks=True)
     check_action(incident.status, IncidentAction.ASSIGN)
     if team is None and assignee is None:
         raise TransitionRequirementError(
@@ -62,7 +62,7 @@ def incident_escalate(
     expected_version: int | None = None,
 ) -> Incident:
     """Functional: to the next tier's team (or a named one). Hierarchical: engage management."""
-    incident = locked(tenant, incident_id, expected_version)
+    incident = locked(tenant, incident_id, expected_version, read_clocks=True)
     check_action(incident.status, IncidentAction.ESCALATE)
     check_details(IncidentAction.ESCALATE, {"reason": reason})
     now = timezone.now()
