@@ -19,15 +19,19 @@ PostgreSQL; elsewhere `with_inline` leaves it out and the caller reads it apart 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, models
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.fields.mixins import FieldCacheMixin
 from django.db.models.functions import JSONObject
+from django.utils import timezone
 
 from itsm.services import keep_related
 
@@ -84,7 +88,7 @@ class Inline:
         instance = related.from_db(
             using,
             [field.attname for field in fields],
-            [field.to_python(row[field.attname]) for field in fields],
+            [_value(field, row[field.attname]) for field in fields],
         )
         for nested in self.nested:
             _cache(
@@ -115,7 +119,7 @@ def attach(instance: models.Model, *inlines: Inline) -> list[Inline]:
     model, using = type(instance), instance._state.db or "default"
     found = [inline for inline in inlines if inline.annotation in instance.__dict__]
     for inline in found:
-        row = instance.__dict__.pop(inline.annotation)
+        row = _decoded(instance.__dict__.pop(inline.annotation))
         if _is_many(model, inline):
             _attach_many(instance, inline, row, using)
             continue
@@ -130,10 +134,24 @@ def attach(instance: models.Model, *inlines: Inline) -> list[Inline]:
 def _attach_many(instance: models.Model, inline: Inline, rows: list[Any], using: str) -> None:
     model = type(instance)
     relation: Any = model._meta.get_field(inline.relation)
-    related = [inline.build(model, row, using) for row in rows]
+    related = [inline.build(model, _decoded(row), using) for row in rows]
     for child in related:  # the way back: this record
         relation.field.set_cached_value(child, instance)
     keep_related(instance, inline.relation, related)
+
+
+def _value(field: models.Field[Any, Any], value: Any) -> Any:
+    python = field.to_python(value)
+    # PostgreSQL's JSON writes a time with its offset; SQLite's, without, in UTC.
+    if isinstance(python, datetime) and settings.USE_TZ and timezone.is_naive(python):
+        return timezone.make_aware(python, UTC)
+    return python
+
+
+def _decoded(value: Any) -> Any:
+    # A queryset decodes its JSON annotations; `Manager.raw()` (itsm/compiled.py) leaves the
+    # text PostgreSQL sent.
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _is_many(model: type[models.Model], inline: Inline) -> bool:

@@ -120,10 +120,8 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         membership = self.request.membership
         if self.action == "list":
             return selectors.incident_list_rows(tenant=tenant, membership=membership)
-        if self.action == "retrieve":
-            return selectors.incident_detail_list(tenant=tenant, membership=membership)
-        # An action's record is read again, locked, by its service: here only what the lookup
-        # and the If-Match need.
+        # The detail has its own compiled read (`retrieve`), and an action's record is read
+        # again, locked, by its service: here only what a lookup and the If-Match need.
         return (
             selectors.incident_list(tenant=tenant, membership=membership)
             .select_related(None)
@@ -151,9 +149,13 @@ class IncidentViewSet(TenantCreateMixin, TenantUpdateMixin, NumberedRecordViewSe
         return super().get_input_serializer(*args, **kwargs)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.respond_with(
-            selectors.incident_represented(self.get_object(), tenant=self.tenant)
+        incident = selectors.incident_detail(
+            tenant=self.tenant, number=self.lookup_number(), membership=self.request.membership
         )
+        if incident is None:
+            raise exceptions.NotFound()
+        self.check_object_permissions(request, incident)
+        return self.respond_with(selectors.incident_represented(incident, tenant=self.tenant))
 
     # --- Writing ---
 
