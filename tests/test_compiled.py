@@ -47,9 +47,10 @@ def test_each_call_runs_the_once_compiled_sql_with_its_own_values():
     assert build.calls == 1
     assert len(queries) == 2
     assert queries[0]["sql"].split("WHERE")[-1] != queries[1]["sql"].split("WHERE")[-1]
-    assert found_first is not None and found_second is not None
+    assert found_first is not None
+    assert found_second is not None
     assert (found_first.pk, found_second.pk) == (first.pk, second.pk)
-    assert found_first.title == first.title and found_first.version == first.version
+    assert (found_first.title, found_first.version) == (first.title, first.version)
     # A column that is no field comes as an attribute: the inline reporter attaches as ever.
     attach(found_first, REPORTER)
     with CaptureQueriesContext(connection) as queries:

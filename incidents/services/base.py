@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents import selectors, sla, timeline
@@ -19,13 +20,24 @@ from incidents.choices import OPEN_STATUSES, TERMINAL_STATUSES, EventKind, Incid
 from incidents.errors import InvalidTransitionError, StaleIncidentError
 from incidents.lifecycle import check_action
 from incidents.models import Incident
+from itsm.compiled import CompiledRead
 from itsm.errors import NotFoundError
-from itsm.inline import attach, with_inline
-from itsm.tenancy.models import Tenant, TenantQuerySet
+from itsm.inline import Inline, attach, with_inline
+from itsm.tenancy.models import Tenant
 
-# What the services read of an incident's relations with it (joined), and what its
-# representation shows of the others (read inline, `selectors.REPRESENTED`).
-LOCKED_RELATIONS = selectors.JOINED_RELATIONS
+# What the services read of an incident's relations with it: the whole related row (as a join
+# would), inline (a compiled read joins nothing). Its representation shows the others'
+# names (`selectors.REPRESENTED`).
+LOCKED_RELATIONS = tuple(
+    Inline(
+        name,
+        tuple(
+            field.attname
+            for field in Incident._meta.get_field(name).related_model._meta.concrete_fields  # type: ignore[union-attr]
+        ),
+    )
+    for name in selectors.JOINED_RELATIONS
+)
 
 
 @dataclass(frozen=True)
@@ -53,30 +65,32 @@ def locked(
 
     One statement locks the row and reads it with its relations (not locked), and with its SLA
     clocks if `read_clocks` (for a service that leaves them as they are: its answer shows them
-    without another query; the clocks the others change are locked apart). After waiting for
-    a concurrent writer, PostgreSQL returns the incident as that writer committed it, but joined
-    to the related rows it had found before the wait: if a link changed meanwhile, the two no
-    longer match, and the incident is read again (the lock is ours by then).
+    without another query; the clocks the others change are locked apart). The statement is
+    compiled once per process (itsm/compiled.py). After waiting for a concurrent writer,
+    PostgreSQL returns the incident as that writer committed it, but with the related rows as
+    they were before the wait: if a link changed meanwhile, the two no longer match, and the
+    incident is read again (the lock is ours by then).
 
     Raises:
         NotFoundError: absent, another tenant's, or not the requester's.
         StaleIncidentError: someone changed it since the caller read it.
     """
-    incidents = _locking_rows(read_clocks).for_tenant(tenant)
     if isinstance(incident_id, IncidentNumber):
-        incidents = incidents.filter(number=incident_id.number)
+        key = {"number": incident_id.number}
         if incident_id.reported_by_id is not None:
-            incidents = incidents.filter(reported_by_id=incident_id.reported_by_id)
+            key["reported_by_id"] = incident_id.reported_by_id
     else:
-        incidents = incidents.filter(pk=incident_id)
-    # One row: no ORDER BY of the model's to compile.
-    incident = incidents.select_for_update(of=("self",)).order_by().first()
+        key = {"pk": incident_id}
+    lock = _lock(tuple(key), read_clocks)
+    incident = lock.first(tenant_id=tenant.pk, **key)
     if incident is None:
         raise NotFoundError("No such incident.")
-    attach(incident, *selectors.REPRESENTED)
+    attach(incident, *LOCKED_RELATIONS, *selectors.REPRESENTED)
     if not _relations_match(incident):
-        incident = incidents.get()
-        attach(incident, *selectors.REPRESENTED)
+        # A new statement sees what the concurrent writer committed (the lock is ours by now).
+        incident = lock.first(tenant_id=tenant.pk, **key)
+        assert incident is not None  # locked: nobody deleted it
+        attach(incident, *LOCKED_RELATIONS, *selectors.REPRESENTED)
     incident.tenant = tenant  # the caller's, already loaded: its configuration is read from it
     if expected_version is not None and incident.version != expected_version:
         raise StaleIncidentError(
@@ -87,12 +101,17 @@ def locked(
 
 
 @cache
-def _locking_rows(read_clocks: bool) -> TenantQuerySet[Incident]:
-    # Built once per process, like a view's `queryset` attribute: each lock clones it.
-    inlines = (
-        (*selectors.REPRESENTED, selectors.SLA_CLOCKS) if read_clocks else selectors.REPRESENTED
-    )
-    return with_inline(Incident.objects.select_related(*LOCKED_RELATIONS), *inlines)
+def _lock(key: tuple[str, ...], read_clocks: bool) -> CompiledRead[Incident]:
+    """The locking read of an incident by the columns `key`, compiled once per process."""
+
+    def build(tenant_id: int, **values: int) -> QuerySet[Incident]:
+        incidents = Incident.objects.for_tenant(tenant_id).filter(**values).order_by()
+        inlines = (*LOCKED_RELATIONS, *selectors.REPRESENTED)
+        if read_clocks:
+            inlines += (selectors.SLA_CLOCKS,)
+        return with_inline(incidents, *inlines).select_for_update(of=("self",))[:1]
+
+    return CompiledRead(build, "tenant_id", *key)
 
 
 # The relations read inline whose key is on the incident (its people).
@@ -105,7 +124,7 @@ _INLINE_KEYS = tuple(
 
 def _relations_match(incident: Incident) -> bool:
     # The problem link is not checked: its key is on the link's row, and it is only shown.
-    for name in (*LOCKED_RELATIONS, *_INLINE_KEYS):
+    for name in (*selectors.JOINED_RELATIONS, *_INLINE_KEYS):
         related = getattr(incident, name)
         if getattr(incident, f"{name}_id") != (related.pk if related is not None else None):
             return False
