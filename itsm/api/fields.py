@@ -8,6 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from itsm.tenancy.selectors import member_by_username
+
 
 class TenantScopedRelatedFieldMixin:
     context: dict[str, Any]
@@ -28,7 +30,8 @@ class TenantPrimaryKeyRelatedField(
 
 
 class TenantMemberField(serializers.SlugRelatedField[Any]):
-    """A user, by username, who is an active member of the request's tenant."""
+    """A user, by username, who is an active member of the request's tenant (read with their
+    role and teams there: `tenancy.selectors.member_by_username`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         from django.contrib.auth import get_user_model
@@ -43,3 +46,12 @@ class TenantMemberField(serializers.SlugRelatedField[Any]):
             memberships__tenant_id=self.context["request"].tenant.pk,
             memberships__is_active=True,
         )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Read with the member's role and teams: the services' checks of them need no query.
+        if not isinstance(data, str):
+            self.fail("invalid")
+        user = member_by_username(tenant=self.context["request"].tenant, username=data)
+        if user is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return user

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef, QuerySet
 
 from itsm.tenancy import rls
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
@@ -72,9 +74,38 @@ def _enter_tenant(user: Any, tenant_slug: str) -> Membership | None:
     return membership
 
 
-# The membership a request resolved, kept on its user object (which lives as long as the
-# request) so that services asking the actor's role in that tenant need no query of their own.
+def member_by_username(*, tenant: Tenant, username: str) -> Any | None:
+    """The active member `username` of the tenant (a user a request names), or None; read with
+    their role and, on PostgreSQL, their teams, in one query, so that the role questions asked
+    of them after (`member_role`, `is_team_member`) need none."""
+    memberships: QuerySet[Membership] = (
+        Membership.objects.for_tenant(tenant)
+        .filter(is_active=True, user__username=username)
+        .select_related("user")
+        .order_by()
+    )
+    if connection.vendor == "postgresql":
+        teams = TeamMember.objects.filter(
+            tenant_id=OuterRef("tenant_id"), user_id=OuterRef("user_id")
+        ).values("team_id")
+        memberships = memberships.annotate(team_ids=ArraySubquery(teams.order_by()))
+    membership = next(iter(memberships[:1]), None)
+    if membership is None:
+        return None
+    membership.tenant = tenant
+    user = membership.user
+    _remember(user, membership)
+    team_ids = getattr(membership, "team_ids", None)
+    if team_ids is not None:
+        setattr(user, _TEAMS_OF_REQUEST, (tenant.pk, frozenset(team_ids)))
+    return user
+
+
+# The membership a request resolved for a user it works with (its own user's, or a member its
+# input names), kept on the user object (which lives as long as the request) so that services
+# asking that user's role in that tenant need no query of their own; likewise their teams.
 _MEMBERSHIP_OF_REQUEST = "_itsm_request_membership"
+_TEAMS_OF_REQUEST = "_itsm_request_teams"
 
 
 def _remember(user: Any, membership: Membership) -> None:
@@ -82,7 +113,7 @@ def _remember(user: Any, membership: Membership) -> None:
 
 
 def _known_role(tenant: Tenant, user: Any) -> tuple[bool, str | None]:
-    """(known, the active role) from the request's own membership of this tenant."""
+    """(known, the active role) from the membership the request read for this tenant."""
     membership = getattr(user, _MEMBERSHIP_OF_REQUEST, None)
     if membership is None or membership.tenant_id != tenant.pk:
         return False, None
@@ -161,6 +192,9 @@ def management_teams(*, tenant: Tenant) -> QuerySet[Team]:
 def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:
     if team_id is None:
         return False
+    known = getattr(user, _TEAMS_OF_REQUEST, None)
+    if known is not None and known[0] == tenant.pk:
+        return team_id in known[1]
     return bool(
         TeamMember.objects.for_tenant(tenant).filter(team_id=team_id, user_id=user.pk).exists()
     )

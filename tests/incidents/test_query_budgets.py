@@ -43,7 +43,7 @@ CREATE_BUDGET = 10
 # (matrix, policies, reopen window) is cached.
 ACTION_BUDGETS = {
     "acknowledge": 10,
-    "assign": 14,  # the team and agent named, their checks, a notification; the clocks come
+    "assign": 12,  # the team and agent named, their checks, a notification; the clocks come
     # inline with the lock, for the answer (as for escalate, declare-major and patch)
     "escalate": 12,  # the next tier's team, a notification
     "hold": 10,
@@ -53,7 +53,7 @@ ACTION_BUDGETS = {
     "reopen": 10,
     "cancel": 10,
     "change-priority": 10,
-    "declare-major": 14,  # the commander named, their role, notifications to management
+    "declare-major": 13,  # the commander named, their role, notifications to management
     "comment": 7,  # appends only: the event is the answer
     "work-note": 7,
     "patch": 8,  # the incident and its event
