@@ -3,7 +3,9 @@ peer's figures beside ours, and the machine the figures were measured on (docs/b
 
 Every time is also given as a ratio to the floor measured in the same run and the same way (in
 process or over HTTP): list-shaped reads (lists, search, the queue, the metrics summary) against
-the floor list, everything else (detail-shaped reads, writes, jobs) against the floor detail.
+the floor list, everything else (detail-shaped reads, writes, jobs) against the floor detail. In
+process, a request case's ratio is taken against floor requests interleaved with its own runs
+(one after each), so the machine's drift during the run touches both sides alike.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ LEGEND = (
     "× floor: the median over the floor's, measured in the same run the same way: list-shaped "
     "reads against `floor: list`, everything else against `floor: detail` (bare DRF over the "
     "same table: no authentication, no permissions, row-level security opened on the platform "
-    "connection). This machine's absolute times vary several-fold from hour to hour; the "
-    "ratios much less."
+    "connection). In process, a request's floor is the median of floor requests interleaved "
+    "with its own runs, one after each (the floor rows show the floor's own block); jobs and "
+    "HTTP figures are against the floor rows. This machine's absolute times vary several-fold "
+    "from hour to hour, even within a run; the ratios much less."
 )
 COLUMNS = (
     ("case", 36, "<"),
@@ -68,7 +72,8 @@ def floors(rows: Sequence[Measurement]) -> dict[tuple[str, bool], float]:
 
 def cells(row: Measurement, floor: Mapping[tuple[str, bool], float]) -> list[str]:
     """The row's cells, in COLUMNS' order."""
-    in_process = floor.get((row.case.floor, False))
+    # In process, against the floor requests interleaved with the case's own when there are.
+    in_process = row.paired_floor_median or floor.get((row.case.floor, False))
     over_http = floor.get((row.case.floor, True))
     http = row.http_median
     return [

@@ -113,6 +113,9 @@ class Measurement:
     timings: list[float]  # ms
     cpu: list[float]  # ms of this process's CPU
     http: list[float] = field(default_factory=list)  # ms
+    # In process, a request of the case's floor right after each timed run of a request case
+    # (ms): the machine's speed drifts within a run, and these drift with the case's own.
+    paired_floor: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -129,6 +132,10 @@ class Measurement:
     @property
     def http_median(self) -> float | None:
         return statistics.median(self.http) if self.http else None
+
+    @property
+    def paired_floor_median(self) -> float | None:
+        return statistics.median(self.paired_floor) if self.paired_floor else None
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -565,12 +572,17 @@ def measuring() -> Iterator[None]:
         request_started.connect(reset_queries)
 
 
-def run_in_process(case: Case, bench: Bench, requests: int) -> Measurement:
+def run_in_process(
+    case: Case, bench: Bench, requests: int, floor: Case | None = None
+) -> Measurement:
     """Warm up once, count queries once, then time `requests` runs (a `once` case: one run,
-    counted and timed). Call inside `measuring()`."""
+    counted and timed), each followed by a timed request of `floor` if given (a request case's
+    floor). Call inside `measuring()`."""
     items = list(case.prepare(1 if case.once else requests + 2))
+    floor_items = list(floor.prepare(len(items))) if floor is not None else []
     timings: list[float] = []
     cpu: list[float] = []
+    paired: list[float] = []
     queries = 0
     with case.around():
         for index, item in enumerate(items):
@@ -587,7 +599,11 @@ def run_in_process(case: Case, bench: Bench, requests: int) -> Measurement:
             if case.once or index >= 2:
                 timings.append(elapsed)
                 cpu.append(elapsed_cpu)
-    return Measurement(case, bench.size, queries, timings, cpu)
+                if floor is not None:
+                    started = time.perf_counter()
+                    _run(floor, bench, floor_items[index])
+                    paired.append((time.perf_counter() - started) * 1000)
+    return Measurement(case, bench.size, queries, timings, cpu, paired_floor=paired)
 
 
 def _run(case: Case, bench: Bench, item: Any) -> None:

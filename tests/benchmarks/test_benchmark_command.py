@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from benchmarks.report import HEADER
+from benchmarks.report import HEADER, cells, floors
+from benchmarks.suite import Case, Kind, Measurement
 from tests.markers import platform_db, platform_db_committed
 
 CASES = ["list: first page", "detail", "create", "acknowledge"]
@@ -74,3 +75,19 @@ def test_over_http_the_suite_adds_gunicorns_figures(tmp_path: Path) -> None:
     # … × floor, HTTP ms, HTTP × floor.
     assert all(float(values[-1]) > 0 and float(values[-2]) > 0 for values in rows.values())
     assert "HTTP, 4 clients: " in out.getvalue()
+
+
+def test_in_process_a_request_is_set_against_the_floor_requests_interleaved_with_its_own() -> None:
+    def case(kind: Kind, name: str) -> Case:
+        return Case("key", name, kind, "detail", prepare=lambda n: [None] * n)
+
+    floor = Measurement(case("floor", "floor: detail"), 50, 4, [2.0, 2.0, 2.0], [1.0])
+    # The floor's own block ran on a fast moment; the case's runs and their floor on a slow one.
+    detail = Measurement(
+        case("read", "detail"), 50, 5, [9.0, 9.0, 9.0], [1.0], paired_floor=[6.0, 6.0, 6.0]
+    )
+    job = Measurement(case("job", "sweep"), 50, 4, [9.0], [1.0])
+
+    ratios = {row.case.name: cells(row, floors([floor, detail, job]))[6] for row in (detail, job)}
+
+    assert ratios == {"detail": "1.5", "sweep": "4.5"}

@@ -95,8 +95,12 @@ class Command(BaseCommand):
         self.stdout.write(report.table_header())
         rows: list[Measurement] = []
         with measuring():
+            floor_of = {case.floor: case for case in chosen if case.kind == "floor"}
             for case in chosen:
-                row = run_in_process(case, bench, requests)
+                # A request case's own runs are interleaved with its floor's (report.py).
+                paired = case.request is not None and case.kind != "floor" and not case.once
+                floor = floor_of[case.floor] if paired else None
+                row = run_in_process(case, bench, requests, floor)
                 if server is not None and case.request is not None:
                     row.http = run_over_http(case, bench, server, requests)
                 rows.append(row)
