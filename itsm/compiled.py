@@ -13,7 +13,10 @@ would (a column that is no field, such as an inline relation, becomes an attribu
 
 What it compiles: a queryset of one model without `select_related` (a raw row holds one model:
 read relations inline instead), whose varying values are integers compared by lookups (they are
-found by value among the compiled parameters: `compile` checks that each stand-in appears).
+found by value among the compiled parameters: `compile` checks that each stand-in appears). A
+caller keeps the values within their columns' range: a queryset's lookup turns an out-of-range
+value into no match, raw SQL hands it to the database (the API's references are bounded by
+`MAX_NUMBER` before they get here).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
+from django.db import models, router
 
 # Stand-ins for the varying values, within PostgreSQL's integer range (Django turns a lookup of a
 # value out of a field's range into an empty result, which would compile to no parameter).
@@ -35,7 +38,7 @@ class _Compiled:
     sql: str
     params: tuple[Any, ...]
     slots: dict[str, tuple[int, ...]]  # each varying value's positions among the parameters
-    using: str
+    locks: bool  # SELECT … FOR UPDATE: runs where writes go
 
 
 class CompiledRead[M: models.Model]:
@@ -65,7 +68,8 @@ class CompiledRead[M: models.Model]:
             if not all(slots.values()):
                 missing = sorted(name for name, positions in slots.items() if not positions)
                 raise ValueError(f"The compiled read does not use {missing}.")
-            self._compiled = _Compiled(queryset.model, sql, tuple(params), slots, queryset.db)
+            locks = bool(queryset.query.select_for_update)
+            self._compiled = _Compiled(queryset.model, sql, tuple(params), slots, locks)
         return self._compiled
 
     def rows(self, **values: int) -> list[M]:
@@ -76,8 +80,11 @@ class CompiledRead[M: models.Model]:
             for position in positions:
                 # As the backend adapted the stand-in (psycopg's Int8 for a bigint, say).
                 params[position] = type(params[position])(values[name])
+        # Routed on each call, as a queryset is (a report's reads go to the replica, which runs
+        # the same SQL: it is a copy of the default database).
+        route = router.db_for_write if compiled.locks else router.db_for_read
         manager: Any = compiled.model._default_manager
-        return list(manager.raw(compiled.sql, params, using=compiled.using))
+        return list(manager.raw(compiled.sql, params, using=route(compiled.model)))
 
     def first(self, **values: int) -> M | None:
         """The row found with these values, or None (compile the read with a limit of one)."""

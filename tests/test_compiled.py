@@ -78,3 +78,30 @@ def test_a_value_the_read_does_not_use_is_refused():
     )
     with pytest.raises(ValueError, match="number"):
         read.compile()
+
+
+class CountingRouter:
+    """Sends every read to the default database, counting the incident reads it routed."""
+
+    incident_reads = 0
+
+    def db_for_read(self, model: type[Incident], **hints: object) -> str | None:
+        if model is Incident:
+            CountingRouter.incident_reads += 1
+        return "default"
+
+
+def test_each_call_is_routed_as_a_querysets_read_would_be(settings):
+    tenant = TenantFactory()
+    read = CompiledRead(CountingBuild(), "tenant_id", "number")
+    with rls.tenant_scope(tenant.pk):
+        incident = IncidentFactory(tenant=tenant)
+        read.compile()  # compiled before the router changes: the call still asks it
+        settings.DATABASE_ROUTERS = [f"{__name__}.CountingRouter"]
+        CountingRouter.incident_reads = 0
+
+        for _ in range(2):
+            found = read.first(tenant_id=tenant.pk, number=incident.number)
+            assert found is not None
+
+    assert CountingRouter.incident_reads == 2
