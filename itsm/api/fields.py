@@ -49,9 +49,11 @@ class TenantMemberField(serializers.SlugRelatedField[Any]):
 
     def to_internal_value(self, data: Any) -> Any:
         # Read with the member's role and teams: the services' checks of them need no query.
-        if not isinstance(data, str):
+        # A number names the username it spells, as the queryset lookup it replaces did.
+        if isinstance(data, bool) or not isinstance(data, str | int):
             self.fail("invalid")
-        user = member_by_username(tenant=self.context["request"].tenant, username=data)
+        username = str(data)
+        user = member_by_username(tenant=self.context["request"].tenant, username=username)
         if user is None:
-            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+            self.fail("does_not_exist", slug_name=self.slug_field, value=username)
         return user

@@ -1,10 +1,14 @@
 """A member a request names is read with their role and teams: the role questions the services
 ask of them after need no query."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
 
+from itsm.api.fields import TenantMemberField
 from itsm.tenancy import rls
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import MembershipRole
@@ -66,3 +70,22 @@ def test_an_inactive_member_another_tenants_or_nobody_is_none():
     with rls.tenant_scope(tenant.pk):
         for username in ("gone", "theirs", "nobody"):
             assert tenancy.member_by_username(tenant=tenant, username=username) is None
+
+
+def test_the_member_field_takes_a_username_as_text_or_the_number_it_spells():
+    tenant = TenantFactory()
+    with rls.tenant_scope(tenant.pk):
+        member = MembershipFactory(tenant=tenant, user=UserFactory(username="1042")).user
+        field = TenantMemberField()
+        # The request's tenant is all the field asks of its context.
+        field.bind(
+            "assignee", serializers.Serializer(context={"request": SimpleNamespace(tenant=tenant)})
+        )
+
+        assert field.to_internal_value("1042").pk == member.pk
+        assert field.to_internal_value(1042).pk == member.pk
+        for wrong in (["1042"], True, None):
+            with pytest.raises(serializers.ValidationError):
+                field.to_internal_value(wrong)
+        with pytest.raises(serializers.ValidationError, match="does not exist"):
+            field.to_internal_value("nobody")
