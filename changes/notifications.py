@@ -44,4 +44,4 @@ def notify_problems_fixed(change: Change, problems: Sequence[Problem], actor: An
         if problem.problem_manager is not None
     ]
     if drafts:
-        notification_publish_many(tenant_id=change.tenant_id, drafts=drafts)
+        notification_publish_many(tenant=change.tenant, drafts=drafts)

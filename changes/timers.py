@@ -197,7 +197,7 @@ def notify_reminder(tenant: Tenant, changes: Sequence[Change]) -> None:
         if _people(change)
     ]
     if drafts:
-        notification_publish_many(tenant_id=tenant.pk, drafts=drafts)
+        notification_publish_many(tenant=tenant, drafts=drafts)
 
 
 def notify_overrun(tenant: Tenant, changes: Sequence[Change]) -> None:
@@ -218,7 +218,7 @@ def notify_overrun(tenant: Tenant, changes: Sequence[Change]) -> None:
         if _people(change)
     ]
     if drafts:
-        notification_publish_many(tenant_id=tenant.pk, drafts=drafts)
+        notification_publish_many(tenant=tenant, drafts=drafts)
 
 
 register(ChangeSchedule())

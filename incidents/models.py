@@ -28,8 +28,7 @@ from incidents.choices import (
     Urgency,
 )
 from itsm.audit.tracking import audited
-from itsm.tenancy.config import config_version_trigger
-from itsm.tenancy.models import NumberedModel, TenantOwnedModel
+from itsm.tenancy.models import NumberedModel, TenantOwnedModel, config_version_trigger
 from itsm.timeline import TimelineEvent
 
 

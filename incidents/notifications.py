@@ -19,7 +19,6 @@ from functools import partial
 from typing import Any, Final
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 
 from incidents.choices import EscalationKind, EventKind
 from incidents.models import Incident, IncidentEvent
@@ -27,7 +26,9 @@ from itsm.catalog.models import Service
 from itsm.notifications.choices import EMAIL, IN_APP
 from itsm.notifications.registry import register_event_type
 from itsm.notifications.services import NotificationDraft, notification_publish_many
+from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import TeamKind
+from itsm.tenancy.config import tenant_rows
 from itsm.tenancy.models import Team, Tenant
 
 ASSIGNED: Final = "incident.assigned"
@@ -58,8 +59,9 @@ def notify_incident_events(events: Sequence[IncidentEvent]) -> None:
 
     Call inside the transaction that wrote the events. A batch (the SLA timers record hundreds
     of events of one tenant at once) costs a constant number of queries: the incidents the
-    events do not carry, then the tenant, the teams (management included), the people and the
-    services the messages name, one query each, then one publish of all the messages.
+    events do not carry, the tenant and the people the messages name, one query each (teams
+    and services are the tenant's cached configuration), then one publish of all the
+    messages.
     """
     by_tenant: dict[int, list[IncidentEvent]] = defaultdict(list)
     for event in events:
@@ -90,34 +92,24 @@ def _notify_tenant(tenant_id: int, events: list[IncidentEvent]) -> None:
     if not events:
         return  # incidents nobody works yet (a sweep over fresh ones): nothing more to read
     # What the writer's instances already carry (a service's incident, its actor) is not read
-    # again; the rest is read in one query per kind.
+    # again; teams and services are the tenant's cached configuration; people are read in one
+    # query.
     held = list(incidents.values())
-    tenant = next(iter(_loaded(held, "tenant").values()), None)
-    teams = _loaded(held, "assignment_team")
-    wanted_teams = {incident.assignment_team_id for incident in held} - {None} - set(teams)
+    tenant = next(iter(_loaded(held, "tenant").values()), None) or Tenant.objects.get(pk=tenant_id)
+    teams = _loaded(held, "assignment_team") | _cached(tenant, Team, held, "assignment_team_id")
     if any(_needs_management(event) for event in events):
-        management = Q(pk__in=wanted_teams) | Q(kind=TeamKind.MANAGEMENT)
-        teams |= {team.pk: team for team in Team.objects.for_tenant(tenant_id).filter(management)}
-    elif wanted_teams:
-        teams |= Team.objects.for_tenant(tenant_id).in_bulk(wanted_teams)
+        teams |= {team.pk: team for team in tenancy.management_teams(tenant=tenant)}
     users = _loaded(held, "assignee") | _loaded(held, "commander") | _loaded(events, "actor")
     people = {event.actor_id for event in events} | {
         person for incident in held for person in _people_of(incident)
     }
     if wanted_people := people - {None} - set(users):
         users |= get_user_model().objects.in_bulk(wanted_people)
-    services = _loaded(held, "service")
-    if wanted_services := {incident.service_id for incident in held} - {None} - set(services):
-        services |= Service.objects.for_tenant(tenant_id).in_bulk(wanted_services)
-    names = _Names(
-        tenant=tenant if tenant is not None else Tenant.objects.get(pk=tenant_id),
-        teams=teams,
-        users=users,
-        services=services,
-    )
+    services = _loaded(held, "service") | _cached(tenant, Service, held, "service_id")
+    names = _Names(tenant=tenant, teams=teams, users=users, services=services)
     drafts = [_draft(event, incidents[event.incident_id], names) for event in events]
     notification_publish_many(
-        tenant_id=tenant_id, drafts=[draft for draft in drafts if draft is not None]
+        tenant=names.tenant, drafts=[draft for draft in drafts if draft is not None]
     )
 
 
@@ -132,6 +124,15 @@ def _loaded(instances: Sequence[Any], relation: str) -> dict[Any, Any]:
             if related is not None and not related.get_deferred_fields():
                 found[related.pk] = related
     return found
+
+
+def _cached(
+    tenant: Tenant, model: type[Any], incidents: list[Incident], key: str
+) -> dict[Any, Any]:
+    """The rows of a cached configuration table (`tenant_rows`) the incidents name by `key`."""
+    rows = tenant_rows(tenant, model)
+    found = (rows.get(pk) for pk in {getattr(incident, key) for incident in incidents} - {None})
+    return {row.pk: row for row in found if row is not None}
 
 
 def _incidents(tenant_id: int, events: list[IncidentEvent]) -> dict[int, Incident]:

@@ -50,7 +50,7 @@ def notify_review_due(tenant: Tenant, problems: Sequence[Problem]) -> None:
         if problem.problem_manager is not None
     ]
     if drafts:
-        notification_publish_many(tenant_id=tenant.pk, drafts=drafts)
+        notification_publish_many(tenant=tenant, drafts=drafts)
 
 
 def notify_problem_resolved(problem: Problem, incidents: Sequence[Incident], actor: Any) -> None:
@@ -72,4 +72,4 @@ def notify_problem_resolved(problem: Problem, incidents: Sequence[Incident], act
         if incident.assignee is not None
     ]
     if drafts:
-        notification_publish_many(tenant_id=problem.tenant_id, drafts=drafts)
+        notification_publish_many(tenant=problem.tenant, drafts=drafts)

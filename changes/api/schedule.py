@@ -24,7 +24,7 @@ from changes.api.serializers import ConflictSerializer
 from changes.calendar import MAX_WINDOW, CalendarWindow, calendar_window
 from changes.choices import CHANGE_MANAGERS
 from changes.models import BlackoutWindow, CalendarFeedToken, Change
-from itsm.api.fields import TenantSlugRelatedField
+from itsm.api.fields import TenantConfigSlugField
 from itsm.api.filters import StableOrderingFilter
 from itsm.api.serializers import InputSerializer
 from itsm.api.views import TenantModelViewSet, TenantScopedViewSet
@@ -141,9 +141,7 @@ class BlackoutWindowWriteSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
-    services = TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
-    )
+    services = TenantConfigSlugField(Service, many=True, required=False)
     reason = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

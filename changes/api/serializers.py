@@ -20,7 +20,7 @@ from changes.models import (
     ChangeTemplate,
 )
 from changes.services.links import MAX_LINKS_PER_REQUEST
-from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
+from itsm.api.fields import TenantConfigSlugField, TenantMemberField
 from itsm.api.serializers import InputSerializer
 from itsm.catalog.models import Service
 
@@ -179,9 +179,7 @@ class ChangeApprovalSerializer(serializers.ModelSerializer[ChangeApproval]):
 
 
 def _services_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
-    )
+    return TenantConfigSlugField(Service, many=True, required=False)
 
 
 def _text() -> Any:

@@ -19,7 +19,7 @@ from incidents.choices import (
     allowed_actions,
 )
 from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
-from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
+from itsm.api.fields import TenantConfigSlugField, TenantMemberField, TenantSlugRelatedField
 from itsm.api.serializers import FieldsBuiltOnceMixin, InputSerializer, ModelInputSerializer
 from itsm.calendars.models import BusinessCalendar
 from itsm.calendars.selectors import calendar_schedule
@@ -237,19 +237,15 @@ class IncidentEventSerializer(serializers.ModelSerializer[IncidentEvent]):
 
 
 def _service_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
-    )
+    return TenantConfigSlugField(Service, required=False, allow_null=True)
 
 
 def _category_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
-    )
+    return TenantConfigSlugField(Category, required=False, allow_null=True)
 
 
 def _team_field(**kwargs: Any) -> Any:
-    return TenantSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), **kwargs)
+    return TenantConfigSlugField(Team, **kwargs)
 
 
 class IncidentCreateSerializer(InputSerializer):

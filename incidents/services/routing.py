@@ -17,6 +17,7 @@ from incidents.models import Incident, IncidentEvent
 from incidents.services.base import IncidentKey, locked, save
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.choices import STAFF_ROLES, TeamKind
+from itsm.tenancy.config import tenant_rows
 from itsm.tenancy.models import Team, Tenant
 
 NEXT_TIER = {TeamKind.L1: TeamKind.L2, TeamKind.L2: TeamKind.L3}
@@ -67,7 +68,7 @@ def incident_escalate(
     check_details(IncidentAction.ESCALATE, {"reason": reason})
     now = timezone.now()
     if kind == EscalationKind.HIERARCHICAL:
-        managers = list(tenancy.management_teams(tenant=tenant).values_list("slug", flat=True))
+        managers = [team.slug for team in tenancy.management_teams(tenant=tenant)]
         if not managers:
             raise TransitionRequirementError(
                 "This tenant has no management team to engage.",
@@ -174,11 +175,13 @@ def apply_assignment(
 
 
 def _next_tier_team(tenant: Tenant, team: Team | None) -> Team | None:
-    """The team's own escalation target, else the only team of the next tier."""
+    """The team's own escalation target, else the only team of the next tier (from the
+    tenant's cached teams)."""
+    teams = tenant_rows(tenant, Team)
     if team is not None and team.escalation_team_id is not None:
-        return team.escalation_team
+        return teams.get(team.escalation_team_id)
     next_kind = NEXT_TIER.get(TeamKind(team.kind)) if team is not None else TeamKind.L1
     if next_kind is None:
         return None
-    candidates = list(Team.objects.for_tenant(tenant).filter(kind=next_kind)[:2])
+    candidates = teams.where(kind=next_kind)
     return candidates[0] if len(candidates) == 1 else None

@@ -5,9 +5,11 @@ Another tenant's object is reported exactly like a missing one, so its existence
 
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from itsm.tenancy.config import tenant_rows
 from itsm.tenancy.selectors import member_by_username
 
 
@@ -21,6 +23,24 @@ class TenantScopedRelatedFieldMixin:
 
 class TenantSlugRelatedField(TenantScopedRelatedFieldMixin, serializers.SlugRelatedField[Any]):
     """A link to a tenant object by its slug."""
+
+
+class TenantConfigSlugField(TenantScopedRelatedFieldMixin, serializers.SlugRelatedField[Any]):
+    """A link by slug to a row of a configuration table the tenant's cache holds (teams,
+    services, categories: `itsm.tenancy.config.tenant_rows`), found without a query."""
+
+    def __init__(self, model: type[models.Model], **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", model._default_manager.all())  # the schema's choices
+        super().__init__(slug_field="slug", **kwargs)
+        self.model = model
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        row = tenant_rows(self.context["request"].tenant, self.model).with_slug(str(data))
+        if row is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
+        return row
 
 
 class TenantPrimaryKeyRelatedField(

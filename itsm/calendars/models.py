@@ -9,8 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from itsm.audit.tracking import audited
-from itsm.tenancy.config import config_version_trigger
-from itsm.tenancy.models import TenantOwnedModel
+from itsm.tenancy.models import TenantOwnedModel, config_version_trigger
 
 
 def validate_time_zone(value: str) -> None:

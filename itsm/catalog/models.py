@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm.audit.tracking import audited
 from itsm.catalog.choices import ServiceCriticality
-from itsm.tenancy.models import TenantOwnedModel
+from itsm.tenancy.models import TenantOwnedModel, config_version_trigger
 
 
 @audited()
@@ -29,6 +29,8 @@ class Service(TenantOwnedModel):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        # Cached with the tenant's configuration (itsm.tenancy.config.tenant_rows).
+        triggers = [config_version_trigger()]
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="catalog_service_unique_slug")
@@ -51,6 +53,8 @@ class Category(TenantOwnedModel):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        # Cached with the tenant's configuration (itsm.tenancy.config.tenant_rows).
+        triggers = [config_version_trigger()]
         ordering = ["name", "id"]
         verbose_name_plural = "categories"
         constraints = [

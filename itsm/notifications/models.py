@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm.audit.tracking import audited
 from itsm.notifications.choices import DeliveryStatus
-from itsm.tenancy.models import TenantOwnedModel
+from itsm.tenancy.models import TenantOwnedModel, config_version_trigger
 
 
 class Notification(TenantOwnedModel):
@@ -149,6 +149,8 @@ class NotificationPreference(TenantOwnedModel):
     is_enabled = models.BooleanField(default=True)
 
     class Meta:
+        # Cached with the tenant's configuration: a publish reads none (notifications.services).
+        triggers = [config_version_trigger()]
         ordering = ["event_type", "channel", "id"]
         constraints = [
             models.UniqueConstraint(

@@ -19,7 +19,6 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from itsm.errors import InvalidInputError
@@ -33,6 +32,7 @@ from itsm.notifications.registry import (
     get_event_type,
 )
 from itsm.notifications.tasks import deliver_notifications_task
+from itsm.tenancy.config import tenant_config
 from itsm.tenancy.models import Team, TeamMember, Tenant
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class NotificationDraft:
 
 def notification_publish(
     *,
-    tenant_id: int,
+    tenant: Tenant,
     event_type: str,
     title: str,
     body: str,
@@ -84,13 +84,13 @@ def notification_publish(
         teams=teams,
         addresses=addresses,
     )
-    [notification] = notification_publish_many(tenant_id=tenant_id, drafts=[draft])
+    [notification] = notification_publish_many(tenant=tenant, drafts=[draft])
     return notification
 
 
 @transaction.atomic(savepoint=False)  # the caller's transaction; no savepoint of its own
 def notification_publish_many(
-    *, tenant_id: int, drafts: Sequence[NotificationDraft]
+    *, tenant: Tenant, drafts: Sequence[NotificationDraft]
 ) -> list[Notification | None]:
     """Write many notifications of one tenant and their deliveries, in the caller's transaction.
 
@@ -98,21 +98,21 @@ def notification_publish_many(
     recipient's preferences; in-app rows are delivered as they are written; the others are
     pending and a delivery task is enqueued once the transaction commits (a failed enqueue is
     logged, never raised: the delivery sweep finds the rows). The number of queries does not
-    grow with the drafts, teams or recipients: team members in one query, preferences in one,
-    then one bulk insert of notifications and one of deliveries.
+    grow with the drafts, teams or recipients: team members in one query (preferences are the
+    tenant's cached configuration), then one bulk insert of notifications and one of
+    deliveries.
 
     Returns, per draft, its notification or None when nobody is to be told.
 
     Raises:
         LookupError: a draft names an event type nobody registered.
     """
+    tenant_id = tenant.pk
     kinds = {draft.event_type: get_event_type(draft.event_type) for draft in drafts}
     members = _team_members(tenant_id, [team for draft in drafts for team in draft.teams])
     recipients = [_recipients(draft, members) for draft in drafts]
-    preferences = _Preferences.load(
-        tenant_id,
-        event_types=set(kinds),
-        user_ids={user.pk for users, _addresses in recipients for user in users},
+    preferences = tenant_config(
+        tenant, "notification_preferences", partial(_Preferences.load, tenant)
     )
     now = timezone.now()
     published: list[Notification | None] = [None] * len(drafts)
@@ -235,19 +235,17 @@ def _recipients(
     return active, [address for key, address in addresses.items() if key not in taken]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Preferences:
-    """The stored choices that matter to one publish: users' own rows and tenant defaults."""
+    """The tenant's stored choices: users' own rows and tenant defaults. Cached with the
+    tenant's configuration (a change to them bumps its version), so a publish reads none."""
 
     rows: dict[tuple[int | None, str, str], bool] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, tenant_id: int, *, event_types: set[str], user_ids: set[int]) -> _Preferences:
-        rows = (
-            NotificationPreference.objects.for_tenant(tenant_id)
-            .filter(event_type__in=event_types)
-            .filter(Q(user__isnull=True) | Q(user_id__in=user_ids))
-            .values_list("user_id", "event_type", "channel", "is_enabled")
+    def load(cls, tenant: Tenant) -> _Preferences:
+        rows = NotificationPreference.objects.for_tenant(tenant).values_list(
+            "user_id", "event_type", "channel", "is_enabled"
         )
         return cls({(user_id, kind, channel): on for user_id, kind, channel, on in rows})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -11,6 +12,23 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm.audit.tracking import audited
 from itsm.tenancy.choices import MembershipRole, TeamKind
+
+CONFIG_VERSION_TRIGGER = "bump_tenant_config_version"
+
+
+def config_version_trigger() -> pgtrigger.Trigger:
+    """The trigger a configuration table declares (Meta.triggers): any change to its rows bumps
+    their tenant's `config_version`, in the writer's transaction."""
+    return pgtrigger.Trigger(
+        name=CONFIG_VERSION_TRIGGER,
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        level=pgtrigger.Row,
+        func=(
+            "UPDATE tenancy_tenant SET config_version = config_version + 1 "
+            "WHERE id = COALESCE(NEW.tenant_id, OLD.tenant_id); RETURN NULL;"
+        ),
+    )
 
 
 # The tenant row is its own tenant: its events are filed under its id.
@@ -129,6 +147,8 @@ class Team(TenantOwnedModel):
     )
 
     class Meta:
+        # Cached with the tenant's configuration (tenancy.selectors.tenant_teams).
+        triggers = [config_version_trigger()]
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="tenancy_team_unique_slug")

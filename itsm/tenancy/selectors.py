@@ -13,6 +13,7 @@ from django.db.models import OuterRef, QuerySet
 
 from itsm.tenancy import rls
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
+from itsm.tenancy.config import tenant_rows
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant
 
 
@@ -184,9 +185,10 @@ def users_outside_tenant(
 # --- Role questions: who may do what, asked by every app's services -----------------------------
 
 
-def management_teams(*, tenant: Tenant) -> QuerySet[Team]:
-    """Teams of kind management: hierarchical escalation and major incidents engage them."""
-    return Team.objects.for_tenant(tenant).filter(kind=TeamKind.MANAGEMENT)
+def management_teams(*, tenant: Tenant) -> list[Team]:
+    """Teams of kind management: hierarchical escalation and major incidents engage them.
+    From the tenant's cached configuration."""
+    return tenant_rows(tenant, Team).where(kind=TeamKind.MANAGEMENT)
 
 
 def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
+from itsm.api.fields import TenantConfigSlugField, TenantMemberField
 from itsm.api.serializers import InputSerializer
 from itsm.catalog.models import Category, Service
 from itsm.tenancy.models import Team
@@ -125,15 +125,11 @@ class ArticleFeedbackSerializer(serializers.ModelSerializer[ArticleFeedback]):
 
 
 def _service_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
-    )
+    return TenantConfigSlugField(Service, required=False, allow_null=True)
 
 
 def _category_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
-    )
+    return TenantConfigSlugField(Category, required=False, allow_null=True)
 
 
 def _tags_field() -> Any:
@@ -176,9 +172,8 @@ class RestoreInputSerializer(InputSerializer):
 
 
 class RestrictInputSerializer(InputSerializer):
-    teams = TenantSlugRelatedField(
-        slug_field="slug",
-        queryset=Team.objects.all(),
+    teams = TenantConfigSlugField(
+        Team,
         many=True,
         help_text="The teams whose members may read the article; empty lifts the restriction.",
     )

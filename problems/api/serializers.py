@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from incidents.choices import Impact, ResolutionCode, Urgency
 from incidents.models import Incident
-from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
+from itsm.api.fields import TenantConfigSlugField, TenantMemberField
 from itsm.api.serializers import InputSerializer
 from itsm.catalog.models import Category, Service
 from itsm.tenancy.models import Team
@@ -156,21 +156,15 @@ class KnownErrorReadSerializer(serializers.ModelSerializer[KnownError]):
 
 
 def _services_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
-    )
+    return TenantConfigSlugField(Service, many=True, required=False)
 
 
 def _category_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
-    )
+    return TenantConfigSlugField(Category, required=False, allow_null=True)
 
 
 def _team_field() -> Any:
-    return TenantSlugRelatedField(
-        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
-    )
+    return TenantConfigSlugField(Team, required=False, allow_null=True)
 
 
 class ProblemCreateSerializer(InputSerializer):

@@ -32,20 +32,20 @@ READ_BUDGETS = {
     # clocks' policies are the tenant's cached ones)
 }
 
-# The service named in the input; the number; the incident; its timers; its clocks; its first
-# event. The matrix, the SLA policies and the priority labels come from the tenant's cached
+# The number; the incident; its timers; its clocks; its first event. The service named in the
+# input, the matrix, the SLA policies and the priority labels come from the tenant's cached
 # configuration, and the answer is built from what was written: nothing is read back.
-CREATE_BUDGET = 10
+CREATE_BUDGET = 9
 
 # The service's locking read by the URL's number (with the relations the answer shows); the SLA
 # clocks with their timers and fired steps; its writes (the incident, its event, clocks and
 # timers). The answer is built from what was read and written. The tenant's configuration
-# (matrix, policies, reopen window) is cached.
+# (matrix, policies, reopen window, teams, services, notification preferences) is cached.
 ACTION_BUDGETS = {
     "acknowledge": 10,
-    "assign": 12,  # the team and agent named, their checks, a notification; the clocks come
-    # inline with the lock, for the answer (as for escalate, declare-major and patch)
-    "escalate": 12,  # the next tier's team, a notification
+    "assign": 10,  # the agent named with their role and teams, a notification; the clocks
+    # come inline with the lock, for the answer (as for escalate, declare-major and patch)
+    "escalate": 10,  # the next tier's team members, a notification
     "hold": 10,
     "resume": 10,
     "resolve": 10,
@@ -53,7 +53,8 @@ ACTION_BUDGETS = {
     "reopen": 10,
     "cancel": 10,
     "change-priority": 10,
-    "declare-major": 13,  # the commander named, their role, notifications to management
+    "declare-major": 11,  # the commander named with their role, management's members, a
+    # notification
     "comment": 7,  # appends only: the event is the answer
     "work-note": 7,
     "patch": 8,  # the incident and its event

@@ -61,6 +61,8 @@ def publish(
         fields.setdefault("title", "Ping")
         fields.setdefault("body", "Hello.")
         with django_capture_on_commit_callbacks(execute=True), rls.tenant_scope(tenant.pk):
-            return notification_publish(tenant_id=tenant.pk, **fields)
+            # As a request would: the tenant as it is now, so the cached preferences are current.
+            tenant.refresh_from_db(fields=["config_version"])
+            return notification_publish(tenant=tenant, **fields)
 
     return run

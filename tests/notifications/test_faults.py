@@ -60,7 +60,7 @@ def _publish(tenant, users: list[Any], count: int) -> None:
     for index in range(count):
         with rls.tenant_scope(tenant.pk):
             notification_publish(
-                tenant_id=tenant.pk,
+                tenant=tenant,
                 event_type=EVENT,
                 title=f"Notification {index}",
                 body="",
@@ -77,12 +77,14 @@ PUBLISHER = """
 from django.contrib.auth import get_user_model
 from itsm.notifications.services import notification_publish
 from itsm.tenancy import rls
+from itsm.tenancy.models import Tenant
 
 tenant_id, count = {tenant_id}, {count}
+tenant = Tenant.objects.get(pk=tenant_id)
 users = list(get_user_model().objects.filter(pk__in={user_ids}).order_by("pk"))
 for index in range(count):
     with rls.tenant_scope(tenant_id):
-        notification_publish(tenant_id=tenant_id, event_type="{event}", title=f"N{{index}}",
+        notification_publish(tenant=tenant, event_type="{event}", title=f"N{{index}}",
                              body="", users=[users[index % len(users)]])
 print("published", count)
 """

@@ -16,6 +16,7 @@ from itsm.notifications.choices import DeliveryStatus
 from itsm.notifications.models import Delivery, Notification, NotificationPreference
 from itsm.notifications.services import NotificationDraft, notification_publish_many
 from itsm.tenancy import rls
+from itsm.tenancy.models import Tenant
 from tests.factories import TeamFactory, TeamMemberFactory
 from tests.markers import platform_db
 from tests.notifications.conftest import DIGEST, PING, rows
@@ -110,7 +111,7 @@ def test_nobody_to_tell_writes_nothing(tenant_a, publish, django_capture_on_comm
 
     with django_capture_on_commit_callbacks() as callbacks, rls.tenant_scope(tenant_a.pk):
         result = services.notification_publish(
-            tenant_id=tenant_a.pk, event_type=PING, title="x", body="", teams=[empty_team]
+            tenant=tenant_a, event_type=PING, title="x", body="", teams=[empty_team]
         )
 
     assert (result, callbacks, rows(tenant_a)) == (None, [], [])
@@ -124,7 +125,7 @@ def test_an_unregistered_event_type_is_a_programming_error(tenant_a, make_member
         pytest.raises(LookupError, match="Unknown notification event type 'nope'"),
     ):
         services.notification_publish(
-            tenant_id=tenant_a.pk, event_type="nope", title="x", body="", users=[ann]
+            tenant=tenant_a, event_type="nope", title="x", body="", users=[ann]
         )
 
 
@@ -222,19 +223,56 @@ def test_publishing_costs_the_same_queries_for_one_team_as_for_ten(
     _prefer(tenant_a, make_member(tenant_a), PING, "email", False)
 
     with rls.tenant_scope(tenant_a.pk):
-        # team members, preferences, notifications, deliveries (in the caller's transaction)
-        with django_assert_num_queries(4):
+        _warm_preferences(tenant_a)
+        # team members, notifications, deliveries (in the caller's transaction)
+        with django_assert_num_queries(3):
             services.notification_publish(
-                tenant_id=tenant_a.pk, event_type=PING, title="1", body="", teams=one
+                tenant=tenant_a, event_type=PING, title="1", body="", teams=one
             )
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):
             services.notification_publish(
-                tenant_id=tenant_a.pk, event_type=PING, title="10", body="", teams=ten
+                tenant=tenant_a, event_type=PING, title="10", body="", teams=ten
             )
         counts = [
             Delivery.objects.filter(notification__title=title).count() for title in ("1", "10")
         ]
     assert counts == [4, 40]
+
+
+def test_preferences_are_read_once_per_version_of_the_tenants_configuration(
+    tenant_a, make_member, django_assert_num_queries
+):
+    ann = make_member(tenant_a, username="ann")
+    with rls.tenant_scope(tenant_a.pk):
+        tenant_a.refresh_from_db()
+        # The first publish of this configuration reads the preferences; the next does not
+        with django_assert_num_queries(3):  # preferences, notification, deliveries
+            services.notification_publish(
+                tenant=tenant_a, event_type=PING, title="1", users=[ann], body=""
+            )
+        with django_assert_num_queries(2):
+            services.notification_publish(
+                tenant=tenant_a, event_type=PING, title="2", users=[ann], body=""
+            )
+    # A change of preference is a new version: read again, and honoured
+    _prefer(tenant_a, ann, PING, "email", False)
+    with rls.tenant_scope(tenant_a.pk):
+        tenant_a.refresh_from_db()
+        with django_assert_num_queries(3):
+            services.notification_publish(
+                tenant=tenant_a, event_type=PING, title="3", users=[ann], body=""
+            )
+        channels = list(
+            Delivery.objects.filter(notification__title="3").values_list("channel", flat=True)
+        )
+    assert channels == ["in_app"]
+
+
+def _warm_preferences(tenant: Tenant) -> None:
+    """As in a process that has published for the tenant before: its preferences are cached
+    (for the tenant as it is now, read afresh as a request would)."""
+    tenant.refresh_from_db()
+    services.notification_publish(tenant=tenant, event_type=PING, title="warm-up", body="")
 
 
 def test_publishing_a_batch_costs_the_same_queries_for_one_draft_as_for_fifty(
@@ -247,10 +285,11 @@ def test_publishing_a_batch_costs_the_same_queries_for_one_draft_as_for_fifty(
     ]
 
     with rls.tenant_scope(tenant_a.pk):
-        with django_assert_num_queries(4):
-            [first] = notification_publish_many(tenant_id=tenant_a.pk, drafts=drafts[:1])
-        with django_assert_num_queries(4):
-            published = notification_publish_many(tenant_id=tenant_a.pk, drafts=drafts)
+        _warm_preferences(tenant_a)
+        with django_assert_num_queries(3):
+            [first] = notification_publish_many(tenant=tenant_a, drafts=drafts[:1])
+        with django_assert_num_queries(3):
+            published = notification_publish_many(tenant=tenant_a, drafts=drafts)
         assert Notification.objects.count() == 51
         assert Delivery.objects.filter(notification=first).count() == 12
     assert [getattr(notification, "title", None) for notification in published] == [
@@ -396,7 +435,7 @@ def test_a_broker_down_at_commit_is_logged_and_the_sweep_delivers_later(
 def _publish_then_fail(tenant, user) -> None:
     with rls.tenant_scope(tenant.pk):
         services.notification_publish(
-            tenant_id=tenant.pk, event_type=PING, title="x", body="", users=[user]
+            tenant=tenant, event_type=PING, title="x", body="", users=[user]
         )
         raise RuntimeError("the change failed after publishing")
 

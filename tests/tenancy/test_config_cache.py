@@ -10,9 +10,15 @@ import pytest
 from incidents import selectors
 from incidents.models import IncidentSettings, PriorityLabel, PriorityMatrixCell
 from itsm.calendars.models import BusinessCalendar
+from itsm.notifications.models import NotificationPreference
 from itsm.tenancy import rls
 from itsm.tenancy.models import Tenant
-from tests.factories import BusinessCalendarFactory, SlaPolicyFactory, TenantFactory
+from tests.factories import (
+    BusinessCalendarFactory,
+    SlaPolicyFactory,
+    TeamFactory,
+    TenantFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +35,10 @@ CHANGES: dict[str, Callable[[Tenant], Any]] = {
         tenant=tenant, reopen_window=timedelta(days=1)
     ),
     "business calendar": lambda tenant: BusinessCalendarFactory(tenant=tenant),
+    "team": lambda tenant: TeamFactory(tenant=tenant),
+    "notification preference": lambda tenant: NotificationPreference.objects.create(
+        tenant=tenant, event_type="incident.assigned", channel="email", is_enabled=False
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from itsm.api.fields import TenantSlugRelatedField
+from itsm.api.fields import TenantConfigSlugField, TenantSlugRelatedField
 from itsm.api.serializers import ModelInputSerializer
 from itsm.catalog.models import Category, Service
 from itsm.tenancy.models import Team
@@ -27,9 +27,7 @@ class ServiceReadSerializer(serializers.ModelSerializer[Service]):
 
 
 class ServiceWriteSerializer(ModelInputSerializer):
-    owner_team = TenantSlugRelatedField(
-        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
-    )
+    owner_team = TenantConfigSlugField(Team, required=False, allow_null=True)
 
     class Meta:
         model = Service

@@ -2,7 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from itsm.api.fields import TenantMemberField, TenantSlugRelatedField
+from itsm.api.fields import TenantConfigSlugField, TenantMemberField
 from itsm.api.serializers import ModelInputSerializer
 from itsm.tenancy.models import Membership, Team
 
@@ -32,9 +32,7 @@ class TeamReadSerializer(serializers.ModelSerializer[Team]):
 
 
 class TeamWriteSerializer(ModelInputSerializer):
-    escalation_team = TenantSlugRelatedField(
-        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
-    )
+    escalation_team = TenantConfigSlugField(Team, required=False, allow_null=True)
     members = TenantMemberField(many=True, required=False)
 
     class Meta:

@@ -76,7 +76,7 @@ class Command(BaseCommand):
             for index in range(count):
                 with rls.tenant_scope(tenant.pk):
                     notification_publish(
-                        tenant_id=tenant.pk,
+                        tenant=tenant,
                         event_type=EVENT,
                         title=f"Benchmark {index}",
                         body="Measured, not asserted.",
