@@ -29,6 +29,7 @@ from incidents.choices import (
     SlaClockKind,
 )
 from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
+from itsm.bulk import bulk_create_linked
 from itsm.calendars.business_time import BusinessSchedule
 from itsm.calendars.selectors import calendar_schedule
 from itsm.services import (
@@ -39,7 +40,6 @@ from itsm.services import (
     tenant_object_create,
 )
 from itsm.tenancy.models import Tenant
-from itsm.timers.models import Timer
 from itsm.timers.services import (
     fired_steps,
     firings_record,
@@ -187,10 +187,10 @@ def plan_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
 
 
 def start_clocks(clocks: list[SlaClock]) -> list[SlaClock]:
-    """Write the planned clocks of a new incident (saved by now) and their timers: two
-    statements."""
-    Timer.objects.bulk_create([clock.timer for clock in clocks])
-    return SlaClock.objects.bulk_create(clocks)
+    """Write the planned clocks of a new incident (saved by now) and their timers: one
+    statement (itsm/bulk.py)."""
+    bulk_create_linked([clock.timer for clock in clocks], clocks, link="timer")
+    return clocks
 
 
 def refresh_summary(incident: Incident) -> None:

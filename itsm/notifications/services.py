@@ -21,6 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from itsm.bulk import bulk_create_linked
 from itsm.errors import InvalidInputError
 from itsm.notifications.choices import IN_APP, DeliveryStatus
 from itsm.notifications.models import Delivery, Notification, NotificationPreference
@@ -99,7 +100,7 @@ def notification_publish_many(
     pending and a delivery task is enqueued once the transaction commits (a failed enqueue is
     logged, never raised: the delivery sweep finds the rows). The number of queries does not
     grow with the drafts, teams or recipients: team members in one query (preferences are the
-    tenant's cached configuration), then one bulk insert of notifications and one of
+    tenant's cached configuration), then one statement inserting the notifications and their
     deliveries.
 
     Returns, per draft, its notification or None when nobody is to be told.
@@ -137,11 +138,8 @@ def notification_publish_many(
         rows += deliveries
     if not rows:
         return published
-    # bulk_create sets the primary keys (RETURNING), which the deliveries' foreign keys need.
-    Notification.objects.bulk_create([item for item in published if item is not None])
-    for row in rows:
-        row.notification_id = row.notification.pk
-    Delivery.objects.bulk_create(rows)
+    # The notifications and their deliveries in one statement (itsm/bulk.py).
+    bulk_create_linked([item for item in published if item is not None], rows, link="notification")
     if not _deferred.get() and any(row.status == DeliveryStatus.PENDING for row in rows):
         transaction.on_commit(partial(enqueue_delivery, tenant_id=tenant_id))
     return published

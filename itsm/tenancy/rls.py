@@ -314,7 +314,9 @@ def sync_link_guards(connection: BaseDatabaseWrapper) -> None:
 
     Foreign-key checks ignore row-level security, so without this a row of tenant A could name
     a team of tenant B from raw SQL. The trigger's lookup runs under the caller's policies: in
-    a tenant's scope another tenant's row is not even visible, so it cannot be linked.
+    a tenant's scope another tenant's row is not even visible, so it cannot be linked. It runs
+    after the row is written, as a foreign key's check does, so that one statement may write a
+    row and the rows linked to it (itsm/bulk.py); the statement fails all the same.
     """
     if not _is_postgres(connection):
         return
@@ -342,7 +344,7 @@ def sync_link_guards(connection: BaseDatabaseWrapper) -> None:
                 "END IF; RETURN NEW; END $$"
             )
             cursor.execute(
-                f"CREATE TRIGGER {qn(name)} BEFORE INSERT OR UPDATE OF {qn(column)}, tenant_id "
+                f"CREATE TRIGGER {qn(name)} AFTER INSERT OR UPDATE OF {qn(column)}, tenant_id "
                 f"ON {qn(table)} FOR EACH ROW EXECUTE FUNCTION {qn(name)}()"
             )
 

@@ -106,7 +106,7 @@ BAD_BODIES = [
     (
         "owner_team as a list",
         {**VALID, "owner_team": ["ops"]},
-        _invalid({"owner_team": ["Object with slug=['ops'] does not exist."]}),
+        _invalid({"owner_team": ["Invalid value."]}),
     ),
     (
         "missing required fields",

@@ -32,10 +32,11 @@ READ_BUDGETS = {
     # clocks' policies are the tenant's cached ones)
 }
 
-# The number; the incident; its timers; its clocks; its first event. The service named in the
-# input, the matrix, the SLA policies and the priority labels come from the tenant's cached
-# configuration, and the answer is built from what was written: nothing is read back.
-CREATE_BUDGET = 9
+# The number; the incident; its clocks with their timers (one statement); its first event. The
+# service named in the input, the matrix, the SLA policies and the priority labels come from
+# the tenant's cached configuration, and the answer is built from what was written: nothing is
+# read back.
+CREATE_BUDGET = 8
 
 # The service's locking read by the URL's number (with the relations the answer shows); the SLA
 # clocks with their timers and fired steps; its writes (the incident, its event, clocks and
@@ -43,9 +44,9 @@ CREATE_BUDGET = 9
 # (matrix, policies, reopen window, teams, services, notification preferences) is cached.
 ACTION_BUDGETS = {
     "acknowledge": 10,
-    "assign": 10,  # the agent named with their role and teams, a notification; the clocks
+    "assign": 9,  # the agent named with their role and teams, a notification; the clocks
     # come inline with the lock, for the answer (as for escalate, declare-major and patch)
-    "escalate": 10,  # the next tier's team members, a notification
+    "escalate": 9,  # the next tier's team members, a notification
     "hold": 10,
     "resume": 10,
     "resolve": 10,
@@ -53,8 +54,8 @@ ACTION_BUDGETS = {
     "reopen": 10,
     "cancel": 10,
     "change-priority": 10,
-    "declare-major": 11,  # the commander named with their role, management's members, a
-    # notification
+    "declare-major": 10,  # the commander named with their role, management's members, a
+    # notification with its deliveries (one statement)
     "comment": 7,  # appends only: the event is the answer
     "work-note": 7,
     "patch": 8,  # the incident and its event

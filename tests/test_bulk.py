@@ -1,0 +1,92 @@
+"""itsm/bulk.py: parents and their children written in one statement, each child linked to its
+own parent."""
+
+import pytest
+from django.utils import timezone
+
+from itsm import bulk
+from itsm.bulk import bulk_create_linked
+from itsm.notifications.choices import DeliveryStatus
+from itsm.notifications.models import Delivery, Notification
+from itsm.tenancy import rls
+from tests.factories import TenantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _family(tenant, sizes: list[int]) -> tuple[list[Notification], list[Delivery]]:
+    """Unsaved notifications with `sizes[i]` deliveries each, children listed out of order."""
+    now = timezone.now()
+    parents = [
+        Notification(tenant=tenant, event_type="test.ping", title=f"n{index}", body="")
+        for index in range(len(sizes))
+    ]
+    children = [
+        Delivery(
+            tenant=tenant,
+            notification=parent,
+            channel="email",
+            address=f"{parent.title}-{number}@example.com",
+            status=DeliveryStatus.DELIVERED,
+            delivered_at=now,
+        )
+        for parent, size in zip(parents, sizes, strict=True)
+        for number in range(size)
+    ]
+    return parents, children[::-1]
+
+
+def _written(tenant) -> dict[str, list[str]]:
+    """Each notification's title with its deliveries' addresses, as the database holds them."""
+    written: dict[str, list[str]] = {}
+    for notification in Notification.objects.for_tenant(tenant).order_by("title"):
+        written[notification.title] = sorted(
+            notification.deliveries.values_list("address", flat=True)
+        )
+    return written
+
+
+def test_parents_and_children_are_one_statement_and_each_child_has_its_parent(
+    django_assert_num_queries,
+):
+    tenant = TenantFactory()
+    with rls.tenant_scope(tenant.pk):
+        parents, children = _family(tenant, [2, 0, 3])
+
+        with django_assert_num_queries(1):
+            bulk_create_linked(parents, children, link="notification")
+
+        assert all(row.pk is not None and not row._state.adding for row in parents + children)
+        assert all(child.notification_id == child.notification.pk for child in children)
+        assert _written(tenant) == {
+            "n0": ["n0-0@example.com", "n0-1@example.com"],
+            "n1": [],
+            "n2": ["n2-0@example.com", "n2-1@example.com", "n2-2@example.com"],
+        }
+        # The keys the instances hold are the rows'
+        stored = dict(Delivery.objects.for_tenant(tenant).values_list("pk", "address"))
+        assert {child.pk: child.address for child in children} == stored
+
+
+def test_a_batch_past_the_parameter_limit_is_split_by_parent(monkeypatch):
+    tenant = TenantFactory()
+    # A limit that holds about two notifications with their deliveries a statement
+    monkeypatch.setattr(bulk, "MAX_PARAMETERS", 60)
+    with rls.tenant_scope(tenant.pk):
+        parents, children = _family(tenant, [2, 2, 2, 0, 2])
+
+        bulk_create_linked(parents, children, link="notification")
+
+        written = _written(tenant)
+    assert written == {
+        f"n{index}": [f"n{index}-{number}@example.com" for number in range(size)]
+        for index, size in enumerate([2, 2, 2, 0, 2])
+    }
+    assert len({parent.pk for parent in parents}) == 5
+
+
+def test_children_without_parents_are_refused():
+    tenant = TenantFactory()
+    _parents, children = _family(tenant, [1])
+    with pytest.raises(ValueError, match="without parents"):
+        bulk_create_linked([], children, link="notification")
