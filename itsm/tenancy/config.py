@@ -40,6 +40,8 @@ def tenant_config[T](tenant: Tenant, name: str, load: Callable[[], T]) -> T:
         value: T = cached[1]
         return value
     value = load()
+    if cached is not None and cached[0] > tenant.config_version:
+        return value  # a caller holding an older tenant row: keep the newer entry for the rest
     if len(_entries) >= MAX_ENTRIES:
         _entries.clear()
     _entries[key] = (tenant.config_version, value)

@@ -43,10 +43,13 @@ def tenant_membership_resolve(
     return membership
 
 
-# The membership's columns from the function, the tenant's beside them under names of their own.
+# The membership's columns from the function, the tenant's beside them under names of their own,
+# and the member's teams (read after the function has set row-level security for the tenant).
 _ENTER_TENANT = (
     "SELECT m.*, t.name AS tenant_name, t.slug AS tenant_slug, t.is_active AS tenant_is_active, "
-    "t.created_at AS tenant_created_at, t.config_version AS tenant_config_version "
+    "t.created_at AS tenant_created_at, t.config_version AS tenant_config_version, "
+    "ARRAY(SELECT tm.team_id FROM tenancy_teammember AS tm "
+    "WHERE tm.tenant_id = m.tenant_id AND tm.user_id = m.user_id) AS team_ids "
     "FROM itsm_enter_tenant(%s, %s) AS m JOIN tenancy_tenant AS t ON t.id = m.tenant_id"
 )
 
@@ -71,7 +74,7 @@ def _enter_tenant(user: Any, tenant_slug: str) -> Membership | None:
         ],
     )
     rls.assume(rls.RlsContext(tenant_id=membership.tenant_id, user_id=user.pk))
-    _remember(user, membership)
+    _remember(user, membership, raw.team_ids)
     return membership
 
 
@@ -95,10 +98,7 @@ def member_by_username(*, tenant: Tenant, username: str) -> Any | None:
         return None
     membership.tenant = tenant
     user = membership.user
-    _remember(user, membership)
-    team_ids = getattr(membership, "team_ids", None)
-    if team_ids is not None:
-        setattr(user, _TEAMS_OF_REQUEST, (tenant.pk, frozenset(team_ids)))
+    _remember(user, membership, getattr(membership, "team_ids", None))
     return user
 
 
@@ -109,8 +109,16 @@ _MEMBERSHIP_OF_REQUEST = "_itsm_request_membership"
 _TEAMS_OF_REQUEST = "_itsm_request_teams"
 
 
-def _remember(user: Any, membership: Membership) -> None:
+def _remember(user: Any, membership: Membership, team_ids: Iterable[int] | None = None) -> None:
     setattr(user, _MEMBERSHIP_OF_REQUEST, membership)
+    if team_ids is not None:
+        setattr(user, _TEAMS_OF_REQUEST, (membership.tenant_id, frozenset(team_ids)))
+
+
+def _known_teams(tenant: Tenant, user: Any) -> frozenset[int] | None:
+    """The ids of the user's teams in the tenant, if the request read them; else None."""
+    known = getattr(user, _TEAMS_OF_REQUEST, None)
+    return known[1] if known is not None and known[0] == tenant.pk else None
 
 
 def _known_role(tenant: Tenant, user: Any) -> tuple[bool, str | None]:
@@ -194,9 +202,9 @@ def management_teams(*, tenant: Tenant) -> list[Team]:
 def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:
     if team_id is None:
         return False
-    known = getattr(user, _TEAMS_OF_REQUEST, None)
-    if known is not None and known[0] == tenant.pk:
-        return team_id in known[1]
+    known = _known_teams(tenant, user)
+    if known is not None:
+        return team_id in known
     return bool(
         TeamMember.objects.for_tenant(tenant).filter(team_id=team_id, user_id=user.pk).exists()
     )
@@ -204,15 +212,24 @@ def is_team_member(*, tenant: Tenant, team_id: int | None, user: Any) -> bool:
 
 def home_team(*, tenant: Tenant, user: Any) -> Team | None:
     """The one working team (not management) the user belongs to; None if none or several."""
-    teams = list(
-        Team.objects.for_tenant(tenant)
-        .filter(memberships__user_id=user.pk)
-        .exclude(kind=TeamKind.MANAGEMENT)[:2]
-    )
+    known = _known_teams(tenant, user)
+    if known is not None:
+        rows = tenant_rows(tenant, Team)
+        found = [team for pk in known if (team := rows.get(pk)) is not None]
+        teams = [team for team in found if team.kind != TeamKind.MANAGEMENT]
+    else:
+        teams = list(
+            Team.objects.for_tenant(tenant)
+            .filter(memberships__user_id=user.pk)
+            .exclude(kind=TeamKind.MANAGEMENT)[:2]
+        )
     return teams[0] if len(teams) == 1 else None
 
 
 def is_management_member(*, tenant: Tenant, user: Any) -> bool:
+    known = _known_teams(tenant, user)
+    if known is not None:
+        return any(team.pk in known for team in management_teams(tenant=tenant))
     return bool(
         TeamMember.objects.for_tenant(tenant)
         .filter(team__kind=TeamKind.MANAGEMENT, user_id=user.pk)

@@ -86,7 +86,7 @@ class Budgets:
             response = call()
         assert response.status_code == status, (name, response.content[:500])
         if len(queries) != budget:
-            statements = "\n  ".join(query["sql"][:160] for query in queries.captured_queries)
+            statements = "\n  ".join(query["sql"][-300:] for query in queries.captured_queries)
             self.misses.append(
                 f"{name}: {len(queries)} queries, pinned at {budget}:\n  {statements}"
             )
@@ -195,3 +195,39 @@ def test_each_action_costs_a_pinned_number_of_queries_at_any_size(desk, api_clie
     patch = partial(client.patch, url, {"title": "Mail is slow"}, format="json")
     budgets.check("patch", ACTION_BUDGETS["patch"], patch, 200)
     budgets.assert_kept()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_agents_own_teams_cost_no_query_of_their_own(desk, api_client, size):
+    # The agent's teams come with their membership: taking an unrouted incident (which routes
+    # it to their team) and resolving one of their team's cost what the admin's actions cost.
+    SlaPolicyFactory(tenant=desk.tenant)
+    _other_incidents(desk, size)
+    client, budgets = api_client(desk.l1_agent), Budgets()
+    resolution = {"resolution_code": "fixed", "resolution_notes": "Restarted it."}
+    # A process that has served these requests before: the tenant's configuration is cached.
+    for state, action, body in [("new", "acknowledge", {}), ("in_progress", "resolve", resolution)]:
+        warm = make_incident(desk, state, assignment_team=None if state == "new" else desk.l1)
+        url = desk.url(f"{warm.reference}/{action}/")
+        assert client.post(url, body, format="json").status_code == 200, action
+    unrouted = make_incident(desk, "new", assignment_team=None)
+    ours = make_incident(desk, "in_progress")
+
+    url = desk.url(f"{unrouted.reference}/acknowledge/")
+    budgets.check(
+        "acknowledge, unrouted",
+        ACTION_BUDGETS["acknowledge"],
+        partial(client.post, url, {}, format="json"),
+        200,
+    )
+    url = desk.url(f"{ours.reference}/resolve/")
+    budgets.check(
+        "resolve, by a member of the team",
+        ACTION_BUDGETS["resolve"],
+        partial(client.post, url, resolution, format="json"),
+        200,
+    )
+    budgets.assert_kept()
+    with rls.tenant_scope(desk.tenant.pk):
+        unrouted.refresh_from_db()
+        assert (unrouted.assignment_team, unrouted.assignee) == (desk.l1, desk.l1_agent)

@@ -12,6 +12,7 @@ from incidents.models import IncidentSettings, PriorityLabel, PriorityMatrixCell
 from itsm.calendars.models import BusinessCalendar
 from itsm.notifications.models import NotificationPreference
 from itsm.tenancy import rls
+from itsm.tenancy.config import tenant_config
 from itsm.tenancy.models import Tenant
 from tests.factories import (
     BusinessCalendarFactory,
@@ -84,3 +85,21 @@ def test_the_reopen_window_is_read_again_after_a_change():
         IncidentSettings.objects.create(tenant=tenant, reopen_window=timedelta(days=2))
         tenant.refresh_from_db()
         assert selectors.incident_settings(tenant=tenant).reopen_window == timedelta(days=2)
+
+
+def test_a_caller_holding_an_older_tenant_row_leaves_the_newer_entry_cached():
+    tenant = TenantFactory()
+    with rls.tenant_scope(tenant.pk):
+        older = Tenant.objects.get(pk=tenant.pk)
+        PriorityLabel.objects.create(tenant=tenant, priority=1, label="Critical")
+        tenant.refresh_from_db()
+    loads: list[int] = []
+
+    def load() -> int:
+        loads.append(len(loads) + 1)
+        return loads[-1]
+
+    assert tenant_config(tenant, "test", load) == 1
+    assert tenant_config(older, "test", load) == 2  # read for that caller alone
+    assert tenant_config(tenant, "test", load) == 1
+    assert loads == [1, 2]
