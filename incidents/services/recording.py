@@ -16,7 +16,7 @@ from incidents.services.base import IncidentKey, check_not_terminal, check_open,
 from incidents.services.routing import apply_assignment, check_assignment
 from itsm.services import keep_related, validate_fields
 from itsm.tenancy.models import Tenant
-from itsm.tenancy.services import allocate_number
+from itsm.tenancy.services import next_number
 
 # Fields an agent may edit directly; everything else changes through an action.
 EDITABLE_FIELDS = frozenset(
@@ -62,7 +62,8 @@ def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> I
     events = [created]
     if team is not None or assignee is not None:
         events.append(apply_assignment(incident, actor, team=team, assignee=assignee, now=now))
-    incident.number = allocate_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
+    # Taken by the INSERT itself where it can be (one statement), and read back by save().
+    incident.number = next_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
     incident.save(force_insert=True)
     clocks = sla.start_clocks(clocks)
     timeline.record_many(events)

@@ -210,7 +210,8 @@ class TenantCounter(TenantOwnedModel):
 class NumberedModel(TenantOwnedModel):
     """A tenant-owned model addressed by a per-tenant human number such as INC-000042.
 
-    Subclasses set NUMBER_PREFIX; services allocate `number` with `allocate_number`.
+    Subclasses set NUMBER_PREFIX; services take `number` with `next_number` (in the INSERT) or
+    `allocate_number`.
     """
 
     NUMBER_PREFIX: ClassVar[str] = ""

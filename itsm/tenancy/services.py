@@ -7,11 +7,28 @@ from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import Func, Value
 
 from itsm.services import object_delete, object_update, tenant_object_create
 from itsm.tenancy.models import Membership, Team, TeamMember, Tenant, TenantCounter
 from itsm.tenancy.tasks import send_membership_welcome_task
+
+
+def next_number(*, tenant: Tenant, key: str) -> int | Func:
+    """The number of a record about to be inserted (`save()` next), as `allocate_number` gives
+    it. On PostgreSQL it is an expression the INSERT evaluates (`itsm_next_number`, migration
+    tenancy 0006): one statement writes the record and takes its number, and `save()` reads the
+    number back (RETURNING). Elsewhere it is allocated now.
+    """
+    if connection.vendor != "postgresql":
+        return allocate_number(tenant=tenant, key=key)
+    return Func(
+        Value(tenant.pk),
+        Value(key),
+        function="itsm_next_number",
+        output_field=models.PositiveBigIntegerField(),
+    )
 
 
 def allocate_number(*, tenant: Tenant, key: str) -> int:
