@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class Results:
     sizes: dict[int, list[Measurement]] = field(default_factory=dict)
     creates_per_s: dict[int, dict[str, float]] = field(default_factory=dict)
     peer: dict[str, Any] | None = None
+    # Creates per second in process, (ours, the peer's), round by round (--peer).
+    alternating: list[tuple[float, float]] = field(default_factory=list)
 
 
 def floors(rows: Sequence[Measurement]) -> dict[tuple[str, bool], float]:
@@ -186,11 +189,24 @@ def markdown(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def alternating_line(rounds: Sequence[tuple[float, float]]) -> str:
+    """Ours against the peer's creates per second in rounds that alternate, as the median of
+    the rounds' ratios and their range."""
+    ratios = sorted(ours / theirs for ours, theirs in rounds)
+    ours = ", ".join(f"{mine:.0f}" for mine, _ in rounds)
+    theirs = ", ".join(f"{peer:.0f}" for _, peer in rounds)
+    return (
+        f"creates/s in process, {len(rounds)} alternating rounds: ours {ours}; peer {theirs}; "
+        f"ours/peer median {statistics.median(ratios):.2f} (from {ratios[0]:.2f} to "
+        f"{ratios[-1]:.2f})"
+    )
+
+
 def peer_lines(results: Results) -> list[str]:
     """The peer's creates per second beside ours (at the first size), as ours/peer."""
     assert results.peer is not None
     ours = next(iter(results.creates_per_s.values()), {})
-    lines = []
+    lines = [f"- {alternating_line(results.alternating)}"] if results.alternating else []
     for key, label in (("in_process", "in process"), ("http", "HTTP, 4 clients")):
         theirs = (results.peer.get(key) or {}).get("creates_per_s")
         mine = ours.get(label)

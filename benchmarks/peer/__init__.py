@@ -96,6 +96,70 @@ def _peer_env(database_url: str) -> dict[str, str]:
     return env
 
 
+def _prepared(database_url: str | None) -> tuple[str, dict[str, str]]:
+    """The peer's Python and environment, its virtualenv and migrated database ready."""
+    url = database_url or os.environ.get("PEER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    python = str(ensure_venv())
+    ensure_database(url)
+    env = _peer_env(url)
+    manage = str(HERE / "project" / "manage.py")
+    _run([python, manage, "migrate", "--noinput", "-v", "0"], env=env, timeout=600)
+    return python, env
+
+
+class PeerRounds:
+    """The peer in a process of its own, warmed up, running a round of in-process creates
+    whenever asked (bench.py --serve-rounds): the caller alternates them with rounds of its own,
+    so that both are measured while the machine is in the same state.
+
+        with PeerRounds() as peer:
+            figures = peer.round(50)  # creates_per_s, median_ms, cpu_ms, ...
+    """
+
+    def __init__(self, *, tickets: int = 10_000, database_url: str | None = None) -> None:
+        self.tickets, self.database_url = tickets, database_url
+        self.process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> PeerRounds:
+        python, env = _prepared(self.database_url)
+        self.process = subprocess.Popen(  # noqa: S603 (our own fixed command)
+            [python, str(HERE / "bench.py"), f"--tickets={self.tickets}", "--serve-rounds"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self._answer()  # ready
+        return self
+
+    def round(self, creates: int) -> dict[str, Any]:
+        assert self.process is not None
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{creates}\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise PeerError(f"the peer exited ({self.process.wait()}) before answering")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is None:
+            return
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # the peer deletes its tickets and exits
+        try:
+            self.process.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 def run_peer(
     creates: int = 300,
     http_creates: int = 600,
@@ -110,12 +174,7 @@ def run_peer(
     `http_creates` over gunicorn with `workers` sync workers and `clients` client threads, on
     `tickets` seeded tickets. Returns bench.py's figures (keys: tickets, versions, in_process,
     http, seconds). The database is PEER_DATABASE_URL's, else the local peer_helpdesk."""
-    url = database_url or os.environ.get("PEER_DATABASE_URL") or DEFAULT_DATABASE_URL
-    python = str(ensure_venv())
-    ensure_database(url)
-    env = _peer_env(url)
-    manage = str(HERE / "project" / "manage.py")
-    _run([python, manage, "migrate", "--noinput", "-v", "0"], env=env, timeout=600)
+    python, env = _prepared(database_url)
     output = _run(
         [
             python,

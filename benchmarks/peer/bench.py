@@ -116,45 +116,79 @@ def percentile_95(values: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
-def in_process(queue: Queue, token: str, *, creates: int, warmup: int) -> dict[str, Any]:
-    """Creates through the whole Django stack with the test client: queries counted on the
-    warm-up creates, then `creates` timed ones (wall and CPU time per request)."""
-    client = Client(headers={"authorization": f"Token {token}"})
+class Creator:
+    """Creates through the whole Django stack with the test client, numbered on from the last."""
 
-    def create(n: int) -> None:
-        response = client.post(CREATE_URL, body(queue, n), content_type="application/json")
+    def __init__(self, queue: Queue, token: str) -> None:
+        self.queue, self.next = queue, 0
+        self.client = Client(headers={"authorization": f"Token {token}"})
+
+    def create(self) -> None:
+        self.next += 1
+        response = self.client.post(
+            CREATE_URL, body(self.queue, self.next), content_type="application/json"
+        )
         if response.status_code != 201:
             raise SystemExit(f"create failed: {response.status_code} {response.content[:500]!r}")
 
-    query_counts = []
-    for n in range(warmup):
-        with CaptureQueriesContext(connection) as queries:
-            create(n)
-        query_counts.append(len(queries))
-    mail.outbox = []
+    def warm_up(self, count: int) -> list[int]:
+        """`count` creates, untimed; the queries each made."""
+        query_counts = []
+        for _ in range(count):
+            with CaptureQueriesContext(connection) as queries:
+                self.create()
+            query_counts.append(len(queries))
+        mail.outbox = []
+        return query_counts
 
-    wall: list[float] = []
-    cpu: list[float] = []
-    started = time.perf_counter()
-    for n in range(creates):
-        wall_start, cpu_start = time.perf_counter(), time.process_time()
-        create(warmup + n)
-        cpu.append((time.process_time() - cpu_start) * 1000)
-        wall.append((time.perf_counter() - wall_start) * 1000)
-    elapsed = time.perf_counter() - started
-    mails = len(getattr(mail, "outbox", []))
-    mail.outbox = []
+    def timed(self, count: int) -> dict[str, Any]:
+        """`count` timed creates (wall and CPU time per request)."""
+        wall: list[float] = []
+        cpu: list[float] = []
+        started = time.perf_counter()
+        for _ in range(count):
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            self.create()
+            cpu.append((time.process_time() - cpu_start) * 1000)
+            wall.append((time.perf_counter() - wall_start) * 1000)
+        elapsed = time.perf_counter() - started
+        mails = len(getattr(mail, "outbox", []))
+        mail.outbox = []
+        return {
+            "creates": count,
+            "creates_per_s": round(count / elapsed, 1),
+            "median_ms": round(statistics.median(wall), 1),
+            "p95_ms": round(percentile_95(wall), 1),
+            "cpu_ms": round(sum(cpu) / len(cpu), 1),
+            "cpu_median_ms": round(statistics.median(cpu), 1),
+            "mails_per_create": round(mails / count, 2),
+        }
+
+
+def in_process(queue: Queue, token: str, *, creates: int, warmup: int) -> dict[str, Any]:
+    """Queries counted on the warm-up creates, then `creates` timed ones."""
+    creator = Creator(queue, token)
+    query_counts = creator.warm_up(warmup)
     return {
-        "creates": creates,
-        "creates_per_s": round(creates / elapsed, 1),
-        "median_ms": round(statistics.median(wall), 1),
-        "p95_ms": round(percentile_95(wall), 1),
+        **creator.timed(creates),
         "queries": max(query_counts),
         "queries_seen": sorted(set(query_counts)),
-        "cpu_ms": round(sum(cpu) / len(cpu), 1),
-        "cpu_median_ms": round(statistics.median(cpu), 1),
-        "mails_per_create": round(mails / creates, 2),
     }
+
+
+def serve_rounds(queue: Queue, token: str, *, warmup: int) -> None:
+    """Warm up, say "ready", then for each number read on stdin run that many timed creates
+    and answer with their figures (one JSON line each), until stdin closes. The caller
+    alternates these rounds with its own, so both meet the machine in the same state."""
+    creator = Creator(queue, token)
+    creator.warm_up(warmup)
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        sys.stdout.write(json.dumps(creator.timed(int(line))) + "\n")
+        sys.stdout.flush()
 
 
 def _free_port() -> int:
@@ -293,10 +327,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument(
+        "--serve-rounds", action="store_true", help="Run rounds of creates asked for on stdin."
+    )
     args = parser.parse_args()
 
     run_started = time.perf_counter()
     queue, token = seed(args.tickets)
+    if args.serve_rounds:
+        try:
+            serve_rounds(queue, token, warmup=args.warmup)
+        finally:
+            Ticket.objects.filter(title__startswith=MARK).delete()
+        return
     tickets = Ticket.objects.filter(queue=queue).count()
     result: dict[str, Any] = {
         "peer": "django-helpdesk",

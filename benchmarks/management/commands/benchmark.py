@@ -11,7 +11,8 @@ summary, the queue and record pages, the SLA sweep idle and with thresholds due,
 notification delivery) with its queries, median and p95 milliseconds, CPU milliseconds for
 writes and the ratio to the bare-DRF floor measured in the same run; with --http (the default)
 also over gunicorn (gunicorn.conf.py, 2 workers), and creates per second from 4 clients.
---peer adds django-helpdesk's creates per second (benchmarks/peer). --write-docs writes the
+--peer adds django-helpdesk's creates per second (benchmarks/peer): in process in rounds
+alternating with ours, and its own run in process and over gunicorn. --write-docs writes the
 tables, the machine and this command line as Markdown. Reported, never asserted.
 """
 
@@ -27,9 +28,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from benchmarks import report, suite
 from benchmarks.server import Gunicorn, creates_per_second, run_over_http
-from benchmarks.suite import Measurement, bench_for_size, cases, measuring, run_in_process
+from benchmarks.suite import (
+    Bench,
+    Measurement,
+    bench_for_size,
+    cases,
+    measuring,
+    run_in_process,
+)
 
 HTTP_CLIENTS = 4
+# Rounds of creates alternating with the peer's (--peer): the machine's speed drifts between
+# blocks minutes apart, so the two are compared round by round.
+ROUNDS = 5
 
 
 class Command(BaseCommand):
@@ -63,9 +74,14 @@ class Command(BaseCommand):
         results = report.Results(command=self._command_line())
         with ExitStack() as stack:
             server = stack.enter_context(Gunicorn()) if options["http"] else None
+            # The peer's in-process creates alternate with ours at the first size.
+            peer = stack.enter_context(self._peer_rounds()) if options["peer"] else None
             for size in sizes:
-                rows = self._size(size, only, requests, server, options["no_analyze"], results)
+                rows = self._size(
+                    size, only, requests, server, options["no_analyze"], results, peer
+                )
                 results.sizes[size] = rows
+                peer = None
         if options["peer"]:
             results.peer = self._peer(requests)
             self.stdout.write("\n".join(report.peer_lines(results)))
@@ -82,6 +98,7 @@ class Command(BaseCommand):
         server: Gunicorn | None,
         no_analyze: bool,
         results: report.Results,
+        peer: Any = None,
     ) -> list[Measurement]:
         bench = bench_for_size(size, analyze=not no_analyze, out=self.stdout)
         every = cases(bench)
@@ -114,7 +131,30 @@ class Command(BaseCommand):
                         )
                     results.creates_per_s[size] = figures
                     self.stdout.write(report.creates_line(size, figures))
+                    if peer is not None:
+                        results.alternating = self._alternate(case, bench, peer, requests)
+                        self.stdout.write(report.alternating_line(results.alternating))
         return rows
+
+    def _peer_rounds(self) -> Any:
+        try:
+            from benchmarks.peer import PeerRounds  # optional: set up on demand
+        except ImportError as error:
+            raise CommandError(f"--peer: benchmarks/peer is not available ({error})") from error
+        self.stdout.write("Starting the peer (django-helpdesk) for alternating rounds ...")
+        return PeerRounds()
+
+    def _alternate(
+        self, case: Any, bench: Bench, peer: Any, requests: int
+    ) -> list[tuple[float, float]]:
+        """ROUNDS rounds of `requests` creates each, ours then the peer's: creates per second
+        of each, in process. Call inside `measuring()`."""
+        rounds = []
+        for _ in range(ROUNDS):
+            ours = run_in_process(case, bench, requests)
+            theirs = peer.round(requests)["creates_per_s"]
+            rounds.append((len(ours.timings) / (sum(ours.timings) / 1000), theirs))
+        return rounds
 
     def _peer(self, requests: int) -> dict[str, Any]:
         try:
