@@ -22,7 +22,7 @@ from itsm.errors import NotFoundError
 from itsm.tenancy.choices import MembershipRole
 from itsm.tenancy.models import Team, TeamMember, Tenant
 from itsm.tenancy.selectors import member_role
-from itsm.tenancy.services import allocate_number
+from itsm.tenancy.services import next_number
 from knowledgebase.choices import ArticleAction, ArticleStatus
 from knowledgebase.errors import ArticleInputError, ArticleNotPublishedError, StaleArticleError
 from knowledgebase.lifecycle import check_action, check_editable
@@ -158,7 +158,7 @@ def article_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> Ar
     )
     article.body_html = render_markdown(article.body)
     article.full_clean(exclude=["number"])
-    article.number = allocate_number(tenant=tenant, key=Article.NUMBER_PREFIX)
+    article.number = next_number(tenant=tenant, key=Article.NUMBER_PREFIX)
     article.save(force_insert=True)
     _record_version(article, actor)
     _set_tags(article, tags)

@@ -18,7 +18,7 @@ from changes.services.base import locked, save
 from itsm.errors import NotFoundError
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.models import Tenant
-from itsm.tenancy.services import allocate_number
+from itsm.tenancy.services import next_number
 
 # Fields edited directly while the change is prepared; status, risk and what follows from
 # them change through actions.
@@ -62,7 +62,7 @@ def change_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> Cha
     _check_services(tenant, services)
     change = Change(tenant=tenant, number=0, **data)
     change.full_clean(exclude=["number"])
-    change.number = allocate_number(tenant=tenant, key=Change.NUMBER_PREFIX)
+    change.number = next_number(tenant=tenant, key=Change.NUMBER_PREFIX)
     change.save(force_insert=True)
     _set_services(change, services)
     timeline.record(
@@ -118,7 +118,7 @@ def change_create_from_template(
     )
     _check_people(tenant, {"owner": change.owner, "implementer": change.implementer})
     change.full_clean(exclude=["number"])
-    change.number = allocate_number(tenant=tenant, key=Change.NUMBER_PREFIX)
+    change.number = next_number(tenant=tenant, key=Change.NUMBER_PREFIX)
     change.save(force_insert=True)
     services = list(template.service_links.values_list("service_id", flat=True))
     ChangeService.objects.bulk_create(

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from itsm.errors import ConflictError
 from itsm.tenancy.models import Tenant
-from itsm.tenancy.services import allocate_number
+from itsm.tenancy.services import next_number
 from problems import timeline
 from problems.choices import KnownErrorAction, KnownErrorStatus, ProblemEventKind
 from problems.errors import InvalidProblemTransitionError, ProblemErrorCode, ProblemRequirementError
@@ -56,7 +56,7 @@ def known_error_create(
         root_cause=data.get("root_cause") or problem.root_cause,
     )
     known_error.full_clean(exclude=["number"])
-    known_error.number = allocate_number(tenant=tenant, key=KnownError.NUMBER_PREFIX)
+    known_error.number = next_number(tenant=tenant, key=KnownError.NUMBER_PREFIX)
     known_error.save(force_insert=True)
     _record(known_error, actor, to_status=known_error.status, verb="recorded")
     return known_error

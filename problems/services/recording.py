@@ -12,7 +12,7 @@ from django.utils import timezone
 from incidents import selectors as incident_selectors
 from itsm.tenancy import selectors as tenancy
 from itsm.tenancy.models import Tenant
-from itsm.tenancy.services import allocate_number
+from itsm.tenancy.services import next_number
 from itsm.timers.models import Timer
 from itsm.timers.services import timer_arm, timer_fired_steps, timer_new
 from problems import timeline
@@ -68,7 +68,7 @@ def problem_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> Pr
     _arm_review(problem, first=True)
     timer.save(force_insert=True)
     problem.review_timer = timer
-    problem.number = allocate_number(tenant=tenant, key=Problem.NUMBER_PREFIX)
+    problem.number = next_number(tenant=tenant, key=Problem.NUMBER_PREFIX)
     problem.save(force_insert=True)
     _set_services(problem, services)
     timeline.record(
