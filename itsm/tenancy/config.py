@@ -27,24 +27,30 @@ from itsm.tenancy.models import CONFIG_VERSION_TRIGGER, Tenant
 # Enough for every tenant's few entries on a large deployment; past it, start again.
 MAX_ENTRIES = 10_000
 
-_entries: dict[tuple[int, str], tuple[int, Any]] = {}
+# Each entry holds the two newest versions read: a caller holding an older tenant row (a worker
+# midway through a batch, a test's fixture) and the requests reading the current one then both
+# find theirs, instead of evicting each other on every call.
+_entries: dict[tuple[int, str], dict[int, Any]] = {}
+VERSIONS_KEPT = 2
 
 
 def tenant_config[T](tenant: Tenant, name: str, load: Callable[[], T]) -> T:
     """The tenant's configuration `name`, loaded by `load` once per configuration version."""
     if connection.vendor != "postgresql":
         return load()
-    key = (tenant.pk, name)
-    cached = _entries.get(key)
-    if cached is not None and cached[0] == tenant.config_version:
-        value: T = cached[1]
+    key, version = (tenant.pk, name), tenant.config_version
+    versions = _entries.get(key)
+    if versions is not None and version in versions:
+        value: T = versions[version]
         return value
     value = load()
-    if cached is not None and cached[0] > tenant.config_version:
-        return value  # a caller holding an older tenant row: keep the newer entry for the rest
-    if len(_entries) >= MAX_ENTRIES:
-        _entries.clear()
-    _entries[key] = (tenant.config_version, value)
+    if versions is None:
+        if len(_entries) >= MAX_ENTRIES:
+            _entries.clear()
+        versions = _entries[key] = {}
+    versions[version] = value
+    if len(versions) > VERSIONS_KEPT:
+        del versions[min(versions)]
     return value
 
 

@@ -87,7 +87,7 @@ def test_the_reopen_window_is_read_again_after_a_change():
         assert selectors.incident_settings(tenant=tenant).reopen_window == timedelta(days=2)
 
 
-def test_a_caller_holding_an_older_tenant_row_leaves_the_newer_entry_cached():
+def test_a_caller_holding_an_older_tenant_row_and_the_current_ones_both_stay_cached():
     tenant = TenantFactory()
     with rls.tenant_scope(tenant.pk):
         older = Tenant.objects.get(pk=tenant.pk)
@@ -99,7 +99,17 @@ def test_a_caller_holding_an_older_tenant_row_leaves_the_newer_entry_cached():
         loads.append(len(loads) + 1)
         return loads[-1]
 
+    # Each version is read once, whichever order the callers come in
     assert tenant_config(tenant, "test", load) == 1
-    assert tenant_config(older, "test", load) == 2  # read for that caller alone
+    assert tenant_config(older, "test", load) == 2
     assert tenant_config(tenant, "test", load) == 1
+    assert tenant_config(older, "test", load) == 2
     assert loads == [1, 2]
+
+    # A third version makes room by dropping the oldest
+    with rls.tenant_scope(tenant.pk):
+        PriorityLabel.objects.create(tenant=tenant, priority=2, label="High")
+        tenant.refresh_from_db()
+    assert tenant_config(tenant, "test", load) == 3
+    assert tenant_config(older, "test", load) == 4
+    assert loads == [1, 2, 3, 4]
