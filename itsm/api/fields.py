@@ -35,11 +35,10 @@ class TenantConfigSlugField(TenantScopedRelatedFieldMixin, serializers.SlugRelat
         self.model = model
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not isinstance(data, str | int):
-            self.fail("invalid")
-        row = tenant_rows(self.context["request"].tenant, self.model).with_slug(str(data))
+        slug = _slug_text(self, data)
+        row = tenant_rows(self.context["request"].tenant, self.model).with_slug(slug)
         if row is None:
-            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
+            self.fail("does_not_exist", slug_name=self.slug_field, value=slug)
         return row
 
 
@@ -69,11 +68,16 @@ class TenantMemberField(serializers.SlugRelatedField[Any]):
 
     def to_internal_value(self, data: Any) -> Any:
         # Read with the member's role and teams: the services' checks of them need no query.
-        # A number names the username it spells, as the queryset lookup it replaces did.
-        if isinstance(data, bool) or not isinstance(data, str | int):
-            self.fail("invalid")
-        username = str(data)
+        username = _slug_text(self, data)
         user = member_by_username(tenant=self.context["request"].tenant, username=username)
         if user is None:
             self.fail("does_not_exist", slug_name=self.slug_field, value=username)
         return user
+
+
+def _slug_text(field: serializers.SlugRelatedField[Any], data: Any) -> str:
+    """The slug a client sent: a string, or a number naming the slug it spells (as a queryset
+    lookup would take it); anything else is invalid."""
+    if isinstance(data, bool) or not isinstance(data, str | int):
+        field.fail("invalid")
+    return str(data)

@@ -35,20 +35,25 @@ def allocate_number(*, tenant: Tenant, key: str) -> int:
     """The next human number of `key` in the tenant: distinct and gapless under concurrency.
 
     One upsert: the row lock it takes serialises concurrent callers until their transactions
-    end, and a rolled-back transaction gives its number back.
+    end, and a rolled-back transaction gives its number back. On PostgreSQL it is the upsert of
+    `itsm_next_number`, the one `next_number`'s INSERTs take their numbers with; elsewhere the
+    same upsert is sent as it stands.
     """
-    table = connection.ops.quote_name(TenantCounter._meta.db_table)
     # One statement: a savepoint around it would add two round trips and protect nothing.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # The only interpolation is our own quoted table name.
-        cursor.execute(
-            f"INSERT INTO {table} (tenant_id, key, last_value, created_at, updated_at) "  # noqa: S608
-            "VALUES (%s, %s, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) "
-            "ON CONFLICT (tenant_id, key) DO UPDATE "
-            f"SET last_value = {table}.last_value + 1, updated_at = CURRENT_TIMESTAMP "
-            "RETURNING last_value",
-            [tenant.pk, key],
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT itsm_next_number(%s, %s)", [tenant.pk, key])
+        else:
+            table = connection.ops.quote_name(TenantCounter._meta.db_table)
+            # The only interpolation is our own quoted table name.
+            cursor.execute(
+                f"INSERT INTO {table} (tenant_id, key, last_value, created_at, updated_at) "  # noqa: S608
+                "VALUES (%s, %s, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) "
+                "ON CONFLICT (tenant_id, key) DO UPDATE "
+                f"SET last_value = {table}.last_value + 1, updated_at = CURRENT_TIMESTAMP "
+                "RETURNING last_value",
+                [tenant.pk, key],
+            )
         row = cursor.fetchone()
     assert row is not None
     return int(row[0])
