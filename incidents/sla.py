@@ -29,7 +29,6 @@ from incidents.choices import (
     SlaClockKind,
 )
 from incidents.models import Incident, IncidentEvent, SlaClock, SlaPolicy
-from itsm.bulk import bulk_create_linked
 from itsm.calendars.business_time import BusinessSchedule
 from itsm.calendars.selectors import calendar_schedule
 from itsm.services import (
@@ -40,6 +39,7 @@ from itsm.services import (
     tenant_object_create,
 )
 from itsm.tenancy.models import Tenant
+from itsm.timers.models import Timer
 from itsm.timers.services import (
     fired_steps,
     firings_record,
@@ -161,8 +161,8 @@ def plan(clock: SlaClock, schedule: BusinessSchedule, fired: Iterable[int]) -> N
 
 def plan_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
     """The response and resolution clocks of a new incident, each with its armed timer, and
-    the incident's SLA summary, all in memory: `start_clocks` writes them once the incident
-    exists, so the summary goes into the incident's own INSERT instead of an UPDATE after it."""
+    the incident's SLA summary, all in memory: they are written with the incident (`clock_rows`),
+    so the summary goes into the incident's own INSERT instead of an UPDATE after it."""
     policy = policy_for(incident)
     schedule = Schedules().of(policy)
     clocks = []
@@ -186,11 +186,10 @@ def plan_clocks(incident: Incident, now: datetime) -> list[SlaClock]:
     return clocks
 
 
-def start_clocks(clocks: list[SlaClock]) -> list[SlaClock]:
-    """Write the planned clocks of a new incident (saved by now) and their timers: one
-    statement (itsm/bulk.py)."""
-    bulk_create_linked([clock.timer for clock in clocks], clocks, link="timer")
-    return clocks
+def clock_rows(clocks: list[SlaClock]) -> tuple[list[Timer], list[SlaClock]]:
+    """What writes the planned clocks of a new incident: their timers, then the clocks (linked
+    to them and to the incident), for `bulk_create_graph` with the incident's own row."""
+    return [clock.timer for clock in clocks], clocks
 
 
 def refresh_summary(incident: Incident) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from incidents.choices import EventKind
 from incidents.models import Incident, IncidentEvent
-from itsm.timeline import timeline_write
+from itsm.timeline import timeline_write, timeline_written
 
 
 def draft(
@@ -49,3 +49,9 @@ def record(incident: Incident, kind: EventKind, actor: Any, **fields: Any) -> In
 def record_many(events: Sequence[IncidentEvent]) -> list[IncidentEvent]:
     """Append many events at once (of one tenant, any incidents): one statement."""
     return timeline_write(events)
+
+
+def recorded(events: Sequence[IncidentEvent]) -> None:
+    """Follow up events the caller wrote with their incident in one statement (a new incident's
+    first events): what `record_many` does after its write."""
+    timeline_written(events)

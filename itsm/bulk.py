@@ -1,75 +1,80 @@
-"""New rows of two tables, the second linked to the first, written in one statement.
+"""New rows of several tables, linked to each other, written in one statement.
 
-A notification and its deliveries, an SLA timer and its clock: the children's foreign key needs
-the parents' primary keys, so `bulk_create` takes two round trips, one per table. On PostgreSQL
-`bulk_create_linked` sends one statement instead: it draws both tables' keys from their
-sequences first, in a CTE, and inserts both tables from it. Elsewhere it is the two
-`bulk_create`s.
+An incident with its SLA timers, clocks and first events; a notification and its deliveries:
+each child's foreign key needs its parent's primary key, so `bulk_create` takes a round trip
+per table. On PostgreSQL `bulk_create_graph` sends one statement instead: it draws every
+table's keys from its sequence first, in a CTE, and inserts every table from them.
 
-    bulk_create_linked(notifications, deliveries, link="notification")
+    bulk_create_graph([incident], timers, clocks, events)
 
-Each child's `link` holds its (unsaved) parent. Afterwards every instance has its primary key
-and is saved, as `bulk_create` leaves them. What it writes is each concrete field's value as a
-save would prepare it (`pre_save`, then `get_db_prep_save`); a field left to the database
-(`db_default`) is not supported: the row would not say what the database chose.
+Groups come parents first. A child's foreign key links to a parent when it holds (unsaved) an
+instance of an earlier group; the link is decided by the group's first row, and every row of
+the group must then hold an instance of the graph there. A field may hold an expression (a
+record's number from `next_number`): the INSERT evaluates it and the instance gets the value
+back, as `save()` would read it. Afterwards every instance has its primary key and is saved,
+as `bulk_create` leaves them. A field left to the database (`db_default`) is not supported: the
+row would not say what the database chose.
+
+Each table's rows travel as one JSON parameter, which `jsonb_to_recordset` reads with the
+columns' types. Passing each value as a parameter of its own cost more CPU than the rest of
+the write: psycopg parses and quotes a statement of a hundred parameters anew on each call (it
+caches only short ones).
+
+Elsewhere than PostgreSQL, for a graph too large for one statement, and for a value JSON does
+not carry (bytes, say), each group is written in turn, in its own statement (`bulk_create`, or
+`save()` for rows with expressions).
 """
+
+# The SQL is built from the models' names and types; values go only as parameters.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import datetime
+import decimal
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.db import connections, models, router
+from django.db.models.sql import InsertQuery
+from psycopg.types.json import Json, Jsonb
 
-# PostgreSQL takes at most 65,535 parameters a statement; a batch larger than this is split.
-MAX_PARAMETERS = 30_000
+# A graph of more rows than this goes group by group (one JSON parameter holds any number, but
+# one statement should not hold a bulk load).
+MAX_ROWS = 5_000
 
 
-def bulk_create_linked(
-    parents: Sequence[models.Model], children: Sequence[models.Model], *, link: str
-) -> None:
-    """Insert `parents` and `children` (whose foreign key `link` points at one of `parents`),
-    in one statement per batch on PostgreSQL."""
-    if not parents:
-        if children:
-            raise ValueError("Children without parents.")
+def bulk_create_graph(*groups: Sequence[models.Model]) -> None:
+    """Insert the groups' instances (each group one model, parents before children)."""
+    groups = tuple(group for group in groups if group)
+    if not groups:
         return
-    parent_model, child_model = type(parents[0]), type(children[0]) if children else None
-    alias = router.db_for_write(parent_model)
-    connection = connections[alias]
-    if connection.vendor != "postgresql" or child_model is None:
-        parent_model._default_manager.using(alias).bulk_create(parents)
-        if child_model is not None:  # bulk_create takes each child's key from its parent
-            child_model._default_manager.using(alias).bulk_create(children)
-        return
-    for parent_batch, child_batch in _batches(parents, children, link):
-        if child_batch:
-            _insert(alias, parent_batch, child_batch, link)
+    alias = router.db_for_write(type(groups[0][0]))
+    if connections[alias].vendor == "postgresql" and sum(map(len, groups)) <= MAX_ROWS:
+        try:
+            plan = _Plan(alias, groups)
+        except _NotJsonError:
+            pass
         else:
-            parent_model._default_manager.using(alias).bulk_create(parent_batch)
+            plan.execute()
+            return
+    for group in groups:
+        _write_apart(alias, group)
 
 
-def _batches(
-    parents: Sequence[models.Model], children: Sequence[models.Model], link: str
-) -> Iterator[tuple[list[models.Model], list[models.Model]]]:
-    """Parents with all their children, in batches within the statement's parameter limit."""
-    by_parent: dict[int, list[models.Model]] = {id(parent): [] for parent in parents}
-    for child in children:
-        by_parent[id(getattr(child, link))].append(child)
-    parent_width = len(_columns(type(parents[0])))
-    child_width = len(_columns(type(children[0])))
-    batch: tuple[list[models.Model], list[models.Model]] = ([], [])
-    size = 0
-    for parent in parents:
-        own = by_parent[id(parent)]
-        cost = parent_width + 1 + len(own) * (child_width + 1)
-        if batch[0] and size + cost > MAX_PARAMETERS:
-            yield batch
-            batch, size = ([], []), 0
-        batch[0].append(parent)
-        batch[1].extend(own)
-        size += cost
-    yield batch
+def _write_apart(alias: str, group: Sequence[models.Model]) -> None:
+    """One group in statements of its own (each child takes its saved parent's key)."""
+    fields = _columns(type(group[0]))
+    if any(hasattr(getattr(row, f.attname), "resolve_expression") for row in group for f in fields):
+        for row in group:
+            row.save(force_insert=True, using=alias)
+        return
+    type(group[0])._default_manager.using(alias).bulk_create(group)
 
 
 def _columns(model: type[models.Model]) -> list[models.Field[Any, Any]]:
@@ -77,91 +82,187 @@ def _columns(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _insert(
-    alias: str, parents: list[models.Model], children: list[models.Model], link: str
-) -> None:
+def _column(field: models.Field[Any, Any]) -> str:
+    """A concrete field's column (Django types it as optional: some fields have none)."""
+    assert field.column is not None
+    return field.column
+
+
+@cache
+def _types(model: type[models.Model], alias: str) -> dict[str, str]:
+    """Each column's SQL type, as the rows are read with it (Django derives it anew per call)."""
     connection = connections[alias]
-    parent_model, child_model = type(parents[0]), type(children[0])
-    order = {id(parent): position for position, parent in enumerate(parents, 1)}
-    parent_rows, parent_params = _rows(connection, parents, "parent_keys")
-    child_rows, child_params = _rows(
-        connection,
-        children,
-        "child_keys",
-        link=link,
-        parents_of=[order[id(getattr(child, link))] for child in children],
-    )
-    # Names and casts come from the models, values only as parameters.
-    statement = (
-        f"WITH {_KEYS.format(name='parent_keys')}, {_KEYS.format(name='child_keys')}, "  # noqa: S608
-        f"parent_rows AS ({parent_rows}), child_rows AS ({child_rows}) "
-        "SELECT 'parent', position, id FROM parent_keys "
-        "UNION ALL SELECT 'child', position, id FROM child_keys"
-    )
-    params = [
-        parent_model._meta.db_table,
-        len(parents),
-        child_model._meta.db_table,
-        len(children),
-        *parent_params,
-        *child_params,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        keys = cursor.fetchall()
-    for kind, position, key in keys:
-        instance = (parents if kind == "parent" else children)[position - 1]
-        instance.pk = key
-        instance._state.adding, instance._state.db = False, alias
-    for child in children:
-        setattr(child, link, getattr(child, link))  # the parent's key into the foreign key
+    return {field.name: str(field.cast_db_type(connection)) for field in _columns(model)}
 
 
-# The keys of a table's new rows, drawn from its sequence, numbered from 1 as the rows are.
-_KEYS = (
-    "{name} AS MATERIALIZED (SELECT position, nextval(pg_get_serial_sequence(%s, 'id')) AS id "
-    "FROM generate_series(1, %s) AS position)"
-)
+class _NotJsonError(Exception):
+    """A value JSON does not carry."""
 
 
-def _rows(
-    connection: Any,
-    instances: list[models.Model],
-    keys: str,
-    *,
-    link: str | None = None,
-    parents_of: Sequence[int] = (),
-) -> tuple[str, list[Any]]:
-    """The INSERT of the instances with their keys from the CTE `keys`; a child's foreign key
-    `link` is the key of its parent, at `parents_of[i]` among the parents."""
-    model = type(instances[0])
-    quote = connection.ops.quote_name
-    fields = [field for field in _columns(model) if field.name != link]
-    row = ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields)
-    rows: list[str] = []
-    params: list[Any] = []
-    for position, instance in enumerate(instances, 1):
-        # As bulk_create does: a related object saved since it was set gives its key.
-        instance._prepare_related_fields_for_save("bulk_create", fields=fields)  # type: ignore[attr-defined]
-        for field in fields:
-            value = field.pre_save(instance, add=True)
-            if hasattr(value, "resolve_expression"):
-                raise ValueError(f"{field} is left to the database: not supported here.")
-            params.append(field.get_db_prep_save(value, connection))
-        parent = f"{parents_of[position - 1]}, " if link is not None else ""
-        rows.append(f"({position}, {parent}{row})")
-    columns = [quote(model._meta.pk.column), *(quote(field.column) for field in fields)]
-    values = [f"{keys}.id", *(f"v.c{index}" for index in range(len(fields)))]
-    header = ["position", *(["parent_position"] if link is not None else [])]
-    header += [f"c{index}" for index in range(len(fields))]
-    join = f"JOIN {keys} ON {keys}.position = v.position"
-    if link is not None:
-        columns.append(quote(model._meta.get_field(link).column))  # type: ignore[union-attr]
-        values.append("parent_keys.id")
-        join += " JOIN parent_keys ON parent_keys.position = v.parent_position"
-    insert = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT {', '.join(values)} FROM (VALUES {', '.join(rows)}) AS v({', '.join(header)}) "
-        f"{join}"
-    )
-    return insert, params
+def _json_value(value: Any) -> Any:
+    """A value as `get_db_prep_save` gives it, in the JSON that PostgreSQL reads back as the
+    column's type (a string in its input syntax where JSON has no such type)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):  # JSON has no infinities nor NaN; PostgreSQL reads their names
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, Json | Jsonb):  # a JSONField's value, with the field's encoder
+        return json.loads((value.dumps or json.dumps)(value.obj))
+    if isinstance(value, list | tuple):  # an ArrayField's
+        return [_json_value(item) for item in value]
+    raise _NotJsonError(type(value).__name__)
+
+
+@dataclass
+class _Group:
+    index: int
+    rows: Sequence[models.Model]
+    model: type[models.Model]
+    # Foreign keys linked to an earlier group: field, and that group's index.
+    links: list[tuple[models.ForeignKey[Any, Any], int]] = field(default_factory=list)
+    # Fields whose value the INSERT computes and returns.
+    returned: list[models.Field[Any, Any]] = field(default_factory=list)
+
+    @property
+    def keys(self) -> str:
+        return f"k{self.index}"
+
+
+class _Plan:
+    """The statement writing a graph, built from the instances; `execute` sends it."""
+
+    def __init__(self, alias: str, groups: Sequence[Sequence[models.Model]]) -> None:
+        self.alias = alias
+        self.connection = connections[alias]
+        # Where each instance of the graph is: its group and position (from 1).
+        self.position: dict[int, tuple[int, int]] = {}
+        self.groups: list[_Group] = []
+        for index, rows in enumerate(groups):
+            group = _Group(index, rows, type(rows[0]))
+            group.links = self._links(group)
+            self.groups.append(group)
+            self.position.update({id(row): (index, at) for at, row in enumerate(rows, 1)})
+        self.params: list[Any] = []
+        keys = [self._keys(group) for group in self.groups]
+        inserts = [self._insert(group) for group in self.groups]
+        self.sql = f"WITH {', '.join(keys + inserts)} " + " UNION ALL ".join(
+            self._result(group) for group in self.groups
+        )
+
+    def _links(self, group: _Group) -> list[tuple[models.ForeignKey[Any, Any], int]]:
+        first = group.rows[0]
+        links = []
+        for candidate in _columns(group.model):
+            if candidate.is_relation and candidate.is_cached(first):  # type: ignore[attr-defined]
+                parent = self.position.get(id(getattr(first, candidate.name)))
+                if parent is not None:
+                    links.append((candidate, parent[0]))
+        return links  # type: ignore[return-value]
+
+    def _keys(self, group: _Group) -> str:
+        """The group's new keys, drawn from its table's sequence, numbered from 1 as its rows."""
+        self.params += [group.model._meta.db_table, len(group.rows)]
+        return (
+            f"{group.keys} AS MATERIALIZED (SELECT position, "
+            "nextval(pg_get_serial_sequence(%s, 'id')) AS id "
+            "FROM generate_series(1, %s) AS position)"
+        )
+
+    def _insert(self, group: _Group) -> str:
+        """The INSERT of the group's rows (one JSON array), with its keys and its parents'."""
+        quote = self.connection.ops.quote_name
+        linked = {link.name for link, _ in group.links}
+        fields = [f for f in _columns(group.model) if f.name not in linked]
+        types = _types(group.model, self.alias)
+        # A set: Django tests each of the model's fields for membership.
+        related = frozenset(f for f in fields if f.is_relation)
+        # Per column, the rows whose value is an expression: position -> its SQL and parameters.
+        computed: dict[str, dict[int, tuple[str, Sequence[Any]]]] = {}
+        compiler = None
+        rows: list[dict[str, Any]] = []
+        for position, instance in enumerate(group.rows, 1):
+            # As bulk_create does: a related object saved since it was set gives its key.
+            instance._prepare_related_fields_for_save("bulk_create", fields=related)  # type: ignore[attr-defined]
+            row: dict[str, Any] = {"#": position}
+            for n, (link, parent_group) in enumerate(group.links):
+                parent = self.position.get(id(getattr(instance, link.name)))
+                if parent is None or parent[0] != parent_group:
+                    raise ValueError(f"{instance!r}: {link.name} is not linked into the graph.")
+                row[f"#{n}"] = parent[1]
+            for column in fields:
+                value = column.pre_save(instance, add=True)
+                if hasattr(value, "resolve_expression"):
+                    if compiler is None:
+                        compiler = InsertQuery(group.model).get_compiler(using=self.alias)
+                    resolved = value.resolve_expression(
+                        compiler.query, allow_joins=False, for_save=True
+                    )
+                    computed.setdefault(_column(column), {})[position] = compiler.compile(resolved)
+                else:
+                    row[_column(column)] = _json_value(
+                        column.get_db_prep_save(value, self.connection)
+                    )
+            rows.append(row)
+        group.returned = [f for f in fields if f.column in computed]
+        definitions = ['"#" integer', *(f'"#{n}" integer' for n in range(len(group.links)))]
+        definitions += [f"{quote(_column(f))} {types[f.name]}" for f in fields]
+        columns = [_column(f) for f in [group.model._meta.pk, *fields]]
+        selected = [f"{group.keys}.id"]
+        for column in fields:
+            value = f"v.{quote(_column(column))}"
+            if column.column in computed:
+                cases = []
+                for position, (sql, params) in computed[_column(column)].items():
+                    cases.append(f"WHEN {position} THEN ({sql})::{types[column.name]}")
+                    self.params += params  # in the statement's order, before the rows
+                value = f'CASE v."#" {" ".join(cases)} ELSE {value} END'
+            selected.append(value)
+        self.params.append(json.dumps(rows))
+        joins = f'JOIN {group.keys} ON {group.keys}.position = v."#"'
+        for n, (link, parent_group) in enumerate(group.links):
+            columns.append(_column(link))
+            selected.append(f"l{n}.id")
+            joins += f' JOIN k{parent_group} AS l{n} ON l{n}.position = v."#{n}"'
+        returning = ", ".join(quote(_column(f)) for f in [group.model._meta.pk, *group.returned])
+        return (
+            f"r{group.index} AS (INSERT INTO {quote(group.model._meta.db_table)} "
+            f"({', '.join(quote(column) for column in columns)}) "
+            f"SELECT {', '.join(selected)} "
+            f"FROM jsonb_to_recordset(%s::jsonb) AS v({', '.join(definitions)}) "
+            f"{joins} RETURNING {returning})"
+        )
+
+    def _result(self, group: _Group) -> str:
+        """Each row's group, position and key, and the values the INSERT computed (as text, which
+        the fields' `to_python` reads)."""
+        quote = self.connection.ops.quote_name
+        if not group.returned:
+            return f"SELECT {group.index}, position, id, NULL::text[] FROM {group.keys}"
+        values = ", ".join(f"r{group.index}.{quote(_column(f))}::text" for f in group.returned)
+        return (
+            f"SELECT {group.index}, {group.keys}.position, {group.keys}.id, "
+            f"ARRAY[{values}] FROM {group.keys} "
+            f"JOIN r{group.index} ON r{group.index}.id = {group.keys}.id"
+        )
+
+    def execute(self) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            written = cursor.fetchall()
+        for index, position, key, returned in written:
+            group = self.groups[index]
+            instance = group.rows[position - 1]
+            instance.pk = key
+            instance._state.adding, instance._state.db = False, self.alias
+            for column, value in zip(group.returned, returned or (), strict=True):
+                setattr(instance, column.attname, column.to_python(value))
+        for group in self.groups:
+            for instance in group.rows:
+                for link, _ in group.links:  # the parent's key into the foreign key
+                    setattr(instance, link.name, getattr(instance, link.name))

@@ -2,7 +2,9 @@
 
 Every app keeps its own event table, a subclass of `TimelineEvent`, and writes it only through
 `timeline_write`, which inserts the events in one statement and then hands them, in the same
-transaction, to the handlers the app registered for that table (notifications, say). So a status
+transaction, to the handlers the app registered for that table (notifications, say). Events
+written in one statement with their record (`itsm.bulk.bulk_create_graph`) are handed over by
+`timeline_written`. So a status
 change, an assignment and an SLA breach found by a timer all reach the timeline, and whatever
 follows from it, by one road.
 """
@@ -81,8 +83,14 @@ def timeline_write[E: TimelineEvent](events: Sequence[E]) -> list[E]:
     the transaction of the change the events describe, so both commit or neither does."""
     if not events:
         return []
-    model = type(events[0])
-    written = cast(list[E], model.objects.bulk_create(events))
-    for handler in _handlers[model]:
-        handler(written)
+    written = cast(list[E], type(events[0]).objects.bulk_create(events))
+    timeline_written(written)
     return written
+
+
+def timeline_written[E: TimelineEvent](events: Sequence[E]) -> None:
+    """Run the handlers on events of one table the caller has written in one statement with the
+    rows they describe (`itsm.bulk.bulk_create_graph`), in the same transaction."""
+    if events:
+        for handler in _handlers[type(events[0])]:
+            handler(events)

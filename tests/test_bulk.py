@@ -1,11 +1,13 @@
-"""itsm/bulk.py: parents and their children written in one statement, each child linked to its
-own parent."""
+"""itsm/bulk.py: a graph of new rows written in one statement, each child linked to its own
+parent, values the INSERT computes read back."""
 
 import pytest
+from django.db.models import Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from itsm import bulk
-from itsm.bulk import bulk_create_linked
+from itsm.bulk import bulk_create_graph
 from itsm.notifications.choices import DeliveryStatus
 from itsm.notifications.models import Delivery, Notification
 from itsm.tenancy import rls
@@ -54,7 +56,7 @@ def test_parents_and_children_are_one_statement_and_each_child_has_its_parent(
         parents, children = _family(tenant, [2, 0, 3])
 
         with django_assert_num_queries(1):
-            bulk_create_linked(parents, children, link="notification")
+            bulk_create_graph(parents, children)
 
         assert all(row.pk is not None and not row._state.adding for row in parents + children)
         assert all(child.notification_id == child.notification.pk for child in children)
@@ -68,14 +70,17 @@ def test_parents_and_children_are_one_statement_and_each_child_has_its_parent(
         assert {child.pk: child.address for child in children} == stored
 
 
-def test_a_batch_past_the_parameter_limit_is_split_by_parent(monkeypatch):
+def test_a_graph_past_the_row_limit_is_written_table_by_table(
+    monkeypatch, django_assert_num_queries
+):
     tenant = TenantFactory()
-    # A limit that holds about two notifications with their deliveries a statement
-    monkeypatch.setattr(bulk, "MAX_PARAMETERS", 60)
+    # A limit below the graph's 13 rows
+    monkeypatch.setattr(bulk, "MAX_ROWS", 12)
     with rls.tenant_scope(tenant.pk):
         parents, children = _family(tenant, [2, 2, 2, 0, 2])
 
-        bulk_create_linked(parents, children, link="notification")
+        with django_assert_num_queries(2):
+            bulk_create_graph(parents, children)
 
         written = _written(tenant)
     assert written == {
@@ -85,8 +90,27 @@ def test_a_batch_past_the_parameter_limit_is_split_by_parent(monkeypatch):
     assert len({parent.pk for parent in parents}) == 5
 
 
-def test_children_without_parents_are_refused():
+def test_a_value_the_insert_computes_is_read_back_with_the_key(django_assert_num_queries):
     tenant = TenantFactory()
-    _parents, children = _family(tenant, [1])
-    with pytest.raises(ValueError, match="without parents"):
-        bulk_create_linked([], children, link="notification")
+    with rls.tenant_scope(tenant.pk):
+        parents, children = _family(tenant, [1, 1])
+        parents[1].title = Concat(Value("computed-"), Value("by the database"))
+
+        with django_assert_num_queries(1):
+            bulk_create_graph(parents, children)
+
+        assert [parent.title for parent in parents] == ["n0", "computed-by the database"]
+        stored = Notification.objects.for_tenant(tenant).get(pk=parents[1].pk)
+        assert stored.title == "computed-by the database"
+
+
+def test_a_child_linked_to_a_parent_outside_the_graph_is_refused():
+    tenant = TenantFactory()
+    with rls.tenant_scope(tenant.pk):
+        parents, children = _family(tenant, [1, 1])
+        stray = Notification(tenant=tenant, event_type="test.ping", title="stray", body="")
+        children[-1].notification = stray  # the first child links the group to the graph
+
+        with pytest.raises(ValueError, match="not linked into the graph"):
+            bulk_create_graph(parents, children)
+        assert not Notification.objects.for_tenant(tenant).exists()

@@ -14,6 +14,7 @@ from incidents.errors import TransitionRequirementError
 from incidents.models import Incident, IncidentEvent
 from incidents.services.base import IncidentKey, check_not_terminal, check_open, locked, save
 from incidents.services.routing import apply_assignment, check_assignment
+from itsm.bulk import bulk_create_graph
 from itsm.services import keep_related, validate_fields
 from itsm.tenancy.models import Tenant
 from itsm.tenancy.services import next_number
@@ -62,11 +63,11 @@ def incident_create(*, tenant: Tenant, actor: Any, data: Mapping[str, Any]) -> I
     events = [created]
     if team is not None or assignee is not None:
         events.append(apply_assignment(incident, actor, team=team, assignee=assignee, now=now))
-    # Taken by the INSERT itself where it can be (one statement), and read back by save().
+    # Taken by the INSERT itself where it can be, and read back with the row's key.
     incident.number = next_number(tenant=tenant, key=Incident.NUMBER_PREFIX)
-    incident.save(force_insert=True)
-    clocks = sla.start_clocks(clocks)
-    timeline.record_many(events)
+    # The incident, its clocks with their timers, and its events: one statement (itsm/bulk.py).
+    bulk_create_graph([incident], *sla.clock_rows(clocks), events)
+    timeline.recorded(events)
     # What the representation reads, as written: the clocks, and no problem link yet.
     keep_related(incident, "sla_clocks", clocks)
     keep_related(incident, "problem_link", None)

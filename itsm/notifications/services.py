@@ -21,7 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from itsm.bulk import bulk_create_linked
+from itsm.bulk import bulk_create_graph
 from itsm.errors import InvalidInputError
 from itsm.notifications.choices import IN_APP, DeliveryStatus
 from itsm.notifications.models import Delivery, Notification, NotificationPreference
@@ -139,7 +139,7 @@ def notification_publish_many(
     if not rows:
         return published
     # The notifications and their deliveries in one statement (itsm/bulk.py).
-    bulk_create_linked([item for item in published if item is not None], rows, link="notification")
+    bulk_create_graph([item for item in published if item is not None], rows)
     if not _deferred.get() and any(row.status == DeliveryStatus.PENDING for row in rows):
         transaction.on_commit(partial(enqueue_delivery, tenant_id=tenant_id))
     return published

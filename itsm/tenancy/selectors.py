@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -43,38 +44,38 @@ def tenant_membership_resolve(
     return membership
 
 
-# The membership's columns from the function, the tenant's beside them under names of their own,
-# and the member's teams (read after the function has set row-level security for the tenant).
-_ENTER_TENANT = (
-    "SELECT m.*, t.name AS tenant_name, t.slug AS tenant_slug, t.is_active AS tenant_is_active, "
-    "t.created_at AS tenant_created_at, t.config_version AS tenant_config_version, "
-    "ARRAY(SELECT tm.team_id FROM tenancy_teammember AS tm "
-    "WHERE tm.tenant_id = m.tenant_id AND tm.user_id = m.user_id) AS team_ids "
-    "FROM itsm_enter_tenant(%s, %s) AS m JOIN tenancy_tenant AS t ON t.id = m.tenant_id"
-)
+# The membership's columns from the function, the tenant's after them, and the member's teams
+# (read after the function has set row-level security for the tenant).
+_TENANT_FIELDS = ["id", "name", "slug", "is_active", "created_at", "config_version"]
+
+
+@cache
+def _enter_tenant_sql() -> str:
+    membership = ", ".join(f"m.{field.column}" for field in Membership._meta.concrete_fields)
+    tenant = ", ".join(f"t.{name}" for name in _TENANT_FIELDS)
+    # Only the models' own column names are interpolated.
+    return (
+        f"SELECT {membership}, {tenant}, "  # noqa: S608
+        "ARRAY(SELECT tm.team_id FROM tenancy_teammember AS tm "
+        "WHERE tm.tenant_id = m.tenant_id AND tm.user_id = m.user_id) "
+        "FROM itsm_enter_tenant(%s, %s) AS m JOIN tenancy_tenant AS t ON t.id = m.tenant_id"
+    )
 
 
 def _enter_tenant(user: Any, tenant_slug: str) -> Membership | None:
-    found = list(Membership.objects.raw(_ENTER_TENANT, [tenant_slug, user.pk]))
-    if not found:
+    # A cursor, not `raw()`: a RawQuerySet works out its columns' mapping anew on every call.
+    with connection.cursor() as cursor:
+        cursor.execute(_enter_tenant_sql(), [tenant_slug, user.pk])
+        row = cursor.fetchone()
+    if row is None:
         rls.assume(rls.NO_ACCESS)
         return None
-    [membership] = found
-    raw: Any = membership
-    membership.tenant = Tenant.from_db(
-        "default",
-        ["id", "name", "slug", "is_active", "created_at", "config_version"],
-        [
-            membership.tenant_id,
-            raw.tenant_name,
-            raw.tenant_slug,
-            raw.tenant_is_active,
-            raw.tenant_created_at,
-            raw.tenant_config_version,
-        ],
-    )
+    fields = [field.attname for field in Membership._meta.concrete_fields]
+    membership = Membership.from_db(connection.alias, fields, row[: len(fields)])
+    tenant_values = row[len(fields) : len(fields) + len(_TENANT_FIELDS)]
+    membership.tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, tenant_values)
     rls.assume(rls.RlsContext(tenant_id=membership.tenant_id, user_id=user.pk))
-    _remember(user, membership, raw.team_ids)
+    _remember(user, membership, row[-1])
     return membership
 
 

@@ -8,16 +8,27 @@ time; an expired token is deleted and refused (401). Two changes to knox's class
 - Knox also sweeps the user's *other* expired tokens on every request, one more query per
   API call; here the presented token's own expiry is checked and the sweep is a daily beat
   task (`purge_expired_credentials_task`).
+- Knox reads the token with its user through a queryset, which Django compiles to SQL anew on
+  every request: 0.76 ms a call, measured, against 0.2-0.3 ms for the same SQL compiled once
+  (`_token_read`). On PostgreSQL the read is that SQL; elsewhere it is knox's own (SQLite's
+  rows would need Django's converters).
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from hmac import compare_digest
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connections, router
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import get_token_model
+from knox.settings import CONSTANTS, knox_settings
 from knox.signals import token_expired
 from rest_framework import exceptions
 
@@ -28,8 +39,21 @@ class ApiTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
         if not _TOKEN_SHAPE.fullmatch(token):
             raise exceptions.AuthenticationFailed("Invalid token.")
-        result: tuple[Any, Any] = super().authenticate_credentials(token)
-        return result
+        alias = router.db_for_read(get_token_model())
+        if connections[alias].vendor != "postgresql":
+            result: tuple[Any, Any] = super().authenticate_credentials(token)
+            return result
+        # Knox's loop, over the compiled read.
+        key = token.decode()
+        for auth_token in _tokens(alias, key[: CONSTANTS.TOKEN_KEY_LENGTH]):
+            if self._cleanup_token(auth_token):
+                continue
+            if compare_digest(hash_token(key), auth_token.digest):
+                if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                    self.renew_token(auth_token)
+                validated: tuple[Any, Any] = self.validate_user(auth_token)
+                return validated
+        raise exceptions.AuthenticationFailed("Invalid token.")
 
     def _cleanup_token(self, auth_token: Any) -> bool:
         """Whether the presented token has expired (it is then deleted)."""
@@ -39,6 +63,45 @@ class ApiTokenAuthentication(TokenAuthentication):
         auth_token.delete()
         token_expired.send(sender=type(self), username=username, source="auth_token")
         return True
+
+
+@cache
+def _token_read(alias: str) -> str:
+    """The SQL of knox's read, a token by its key with its user (`select_related`), written
+    once: each model's concrete columns in the model's order, as `from_db` takes them."""
+    quote = connections[alias].ops.quote_name
+    token_model, user_model = get_token_model(), get_user_model()
+    # (Every concrete field has a column; the condition only tells the type checker so.)
+    columns = [f"t.{quote(f.column)}" for f in token_model._meta.concrete_fields if f.column]
+    columns += [f"u.{quote(f.column)}" for f in user_model._meta.concrete_fields if f.column]
+    user_key = token_model._meta.get_field("user").column
+    key = token_model._meta.get_field("token_key").column
+    user_pk = user_model._meta.pk.column
+    assert isinstance(user_key, str) and isinstance(key, str) and isinstance(user_pk, str)
+    # Only the models' own names are interpolated; the key is a parameter.
+    return (
+        f"SELECT {', '.join(columns)} FROM {quote(token_model._meta.db_table)} AS t "  # noqa: S608
+        f"JOIN {quote(user_model._meta.db_table)} AS u "
+        f"ON u.{quote(user_pk)} = t.{quote(user_key)} "
+        f"WHERE t.{quote(key)} = %s"
+    )
+
+
+def _tokens(alias: str, token_key: str) -> list[Any]:
+    """The tokens with this key, each with its user cached on it, as knox's queryset gives."""
+    token_model, user_model = get_token_model(), get_user_model()
+    token_fields = [field.attname for field in token_model._meta.concrete_fields]
+    user_fields = [field.attname for field in user_model._meta.concrete_fields]
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_token_read(alias), [token_key])
+        rows = cursor.fetchall()
+    tokens = []
+    for row in rows:
+        auth_token = token_model.from_db(alias, token_fields, row[: len(token_fields)])
+        user = user_model.from_db(alias, user_fields, row[len(token_fields) :])
+        token_model._meta.get_field("user").set_cached_value(auth_token, user)
+        tokens.append(auth_token)
+    return tokens
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
