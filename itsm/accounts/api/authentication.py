@@ -74,10 +74,11 @@ def _token_read(alias: str) -> str:
     # (Every concrete field has a column; the condition only tells the type checker so.)
     columns = [f"t.{quote(f.column)}" for f in token_model._meta.concrete_fields if f.column]
     columns += [f"u.{quote(f.column)}" for f in user_model._meta.concrete_fields if f.column]
-    user_key = token_model._meta.get_field("user").column
-    key = token_model._meta.get_field("token_key").column
-    user_pk = user_model._meta.pk.column
-    assert isinstance(user_key, str) and isinstance(key, str) and isinstance(user_pk, str)
+    user_key, key, user_pk = (
+        str(token_model._meta.get_field("user").column),
+        str(token_model._meta.get_field("token_key").column),
+        str(user_model._meta.pk.column),
+    )
     # Only the models' own names are interpolated; the key is a parameter.
     return (
         f"SELECT {', '.join(columns)} FROM {quote(token_model._meta.db_table)} AS t "  # noqa: S608
