@@ -82,17 +82,32 @@ def _columns(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _column(field: models.Field[Any, Any]) -> str:
-    """A concrete field's column (Django types it as optional: some fields have none)."""
-    assert field.column is not None
-    return field.column
+@dataclass(frozen=True)
+class _Table:
+    """What the statement needs of a model, worked out once (Django derives types anew per
+    call): its quoted names, and each field's column definition as the rows are read with."""
+
+    name: str
+    key: str
+    fields: tuple[models.Field[Any, Any], ...]
+    columns: dict[str, str]  # field name -> quoted column
+    types: dict[str, str]  # field name -> SQL type
+    foreign_keys: tuple[models.Field[Any, Any], ...]
 
 
 @cache
-def _types(model: type[models.Model], alias: str) -> dict[str, str]:
-    """Each column's SQL type, as the rows are read with it (Django derives it anew per call)."""
+def _table(model: type[models.Model], alias: str) -> _Table:
     connection = connections[alias]
-    return {field.name: str(field.cast_db_type(connection)) for field in _columns(model)}
+    quote = connection.ops.quote_name
+    fields = tuple(_columns(model))
+    return _Table(
+        name=quote(model._meta.db_table),
+        key=quote(str(model._meta.pk.column)),
+        fields=fields,
+        columns={f.name: quote(str(f.column)) for f in fields},
+        types={f.name: str(f.cast_db_type(connection)) for f in fields},
+        foreign_keys=tuple(f for f in fields if f.is_relation),
+    )
 
 
 class _NotJsonError(Exception):
@@ -123,9 +138,9 @@ def _json_value(value: Any) -> Any:
 class _Group:
     index: int
     rows: Sequence[models.Model]
-    model: type[models.Model]
+    table: _Table
     # Foreign keys linked to an earlier group: field, and that group's index.
-    links: list[tuple[models.ForeignKey[Any, Any], int]] = field(default_factory=list)
+    links: list[tuple[models.Field[Any, Any], int]] = field(default_factory=list)
     # Fields whose value the INSERT computes and returns.
     returned: list[models.Field[Any, Any]] = field(default_factory=list)
 
@@ -144,7 +159,7 @@ class _Plan:
         self.position: dict[int, tuple[int, int]] = {}
         self.groups: list[_Group] = []
         for index, rows in enumerate(groups):
-            group = _Group(index, rows, type(rows[0]))
+            group = _Group(index, rows, _table(type(rows[0]), alias))
             group.links = self._links(group)
             self.groups.append(group)
             self.position.update({id(row): (index, at) for at, row in enumerate(rows, 1)})
@@ -155,19 +170,19 @@ class _Plan:
             self._result(group) for group in self.groups
         )
 
-    def _links(self, group: _Group) -> list[tuple[models.ForeignKey[Any, Any], int]]:
+    def _links(self, group: _Group) -> list[tuple[models.Field[Any, Any], int]]:
         first = group.rows[0]
         links = []
-        for candidate in _columns(group.model):
-            if candidate.is_relation and candidate.is_cached(first):  # type: ignore[attr-defined]
+        for candidate in group.table.foreign_keys:
+            if candidate.is_cached(first):  # type: ignore[attr-defined]
                 parent = self.position.get(id(getattr(first, candidate.name)))
                 if parent is not None:
                     links.append((candidate, parent[0]))
-        return links  # type: ignore[return-value]
+        return links
 
     def _keys(self, group: _Group) -> str:
         """The group's new keys, drawn from its table's sequence, numbered from 1 as its rows."""
-        self.params += [group.model._meta.db_table, len(group.rows)]
+        self.params += [type(group.rows[0])._meta.db_table, len(group.rows)]
         return (
             f"{group.keys} AS MATERIALIZED (SELECT position, "
             "nextval(pg_get_serial_sequence(%s, 'id')) AS id "
@@ -176,19 +191,19 @@ class _Plan:
 
     def _insert(self, group: _Group) -> str:
         """The INSERT of the group's rows (one JSON array), with its keys and its parents'."""
-        quote = self.connection.ops.quote_name
+        table = group.table
         linked = {link.name for link, _ in group.links}
-        fields = [f for f in _columns(group.model) if f.name not in linked]
-        types = _types(group.model, self.alias)
+        fields = [f for f in table.fields if f.name not in linked]
         # A set: Django tests each of the model's fields for membership.
-        related = frozenset(f for f in fields if f.is_relation)
-        # Per column, the rows whose value is an expression: position -> its SQL and parameters.
+        related = frozenset(f for f in table.foreign_keys if f.name not in linked)
+        # Per field, the rows whose value is an expression: position -> its SQL and parameters.
         computed: dict[str, dict[int, tuple[str, Sequence[Any]]]] = {}
         compiler = None
         rows: list[dict[str, Any]] = []
         for position, instance in enumerate(group.rows, 1):
             # As bulk_create does: a related object saved since it was set gives its key.
-            instance._prepare_related_fields_for_save("bulk_create", fields=related)  # type: ignore[attr-defined]
+            if related:
+                instance._prepare_related_fields_for_save("bulk_create", fields=related)  # type: ignore[attr-defined]
             row: dict[str, Any] = {"#": position}
             for n, (link, parent_group) in enumerate(group.links):
                 parent = self.position.get(id(getattr(instance, link.name)))
@@ -199,40 +214,38 @@ class _Plan:
                 value = column.pre_save(instance, add=True)
                 if hasattr(value, "resolve_expression"):
                     if compiler is None:
-                        compiler = InsertQuery(group.model).get_compiler(using=self.alias)
+                        compiler = InsertQuery(type(instance)).get_compiler(using=self.alias)
                     resolved = value.resolve_expression(
                         compiler.query, allow_joins=False, for_save=True
                     )
-                    computed.setdefault(_column(column), {})[position] = compiler.compile(resolved)
+                    computed.setdefault(column.name, {})[position] = compiler.compile(resolved)
                 else:
-                    row[_column(column)] = _json_value(
-                        column.get_db_prep_save(value, self.connection)
-                    )
+                    prepared = column.get_db_prep_save(value, self.connection)
+                    row[column.name] = _json_value(prepared)
             rows.append(row)
-        group.returned = [f for f in fields if f.column in computed]
+        group.returned = [f for f in fields if f.name in computed]
         definitions = ['"#" integer', *(f'"#{n}" integer' for n in range(len(group.links)))]
-        definitions += [f"{quote(_column(f))} {types[f.name]}" for f in fields]
-        columns = [_column(f) for f in [group.model._meta.pk, *fields]]
+        definitions += [f'"{f.name}" {table.types[f.name]}' for f in fields]
+        columns = [table.key, *(table.columns[f.name] for f in fields)]
         selected = [f"{group.keys}.id"]
         for column in fields:
-            value = f"v.{quote(_column(column))}"
-            if column.column in computed:
+            value = f'v."{column.name}"'
+            if column.name in computed:
                 cases = []
-                for position, (sql, params) in computed[_column(column)].items():
-                    cases.append(f"WHEN {position} THEN ({sql})::{types[column.name]}")
+                for position, (sql, params) in computed[column.name].items():
+                    cases.append(f"WHEN {position} THEN ({sql})::{table.types[column.name]}")
                     self.params += params  # in the statement's order, before the rows
                 value = f'CASE v."#" {" ".join(cases)} ELSE {value} END'
             selected.append(value)
         self.params.append(json.dumps(rows))
         joins = f'JOIN {group.keys} ON {group.keys}.position = v."#"'
         for n, (link, parent_group) in enumerate(group.links):
-            columns.append(_column(link))
+            columns.append(table.columns[link.name])
             selected.append(f"l{n}.id")
             joins += f' JOIN k{parent_group} AS l{n} ON l{n}.position = v."#{n}"'
-        returning = ", ".join(quote(_column(f)) for f in [group.model._meta.pk, *group.returned])
+        returning = ", ".join([table.key, *(table.columns[f.name] for f in group.returned)])
         return (
-            f"r{group.index} AS (INSERT INTO {quote(group.model._meta.db_table)} "
-            f"({', '.join(quote(column) for column in columns)}) "
+            f"r{group.index} AS (INSERT INTO {table.name} ({', '.join(columns)}) "
             f"SELECT {', '.join(selected)} "
             f"FROM jsonb_to_recordset(%s::jsonb) AS v({', '.join(definitions)}) "
             f"{joins} RETURNING {returning})"
@@ -241,10 +254,11 @@ class _Plan:
     def _result(self, group: _Group) -> str:
         """Each row's group, position and key, and the values the INSERT computed (as text, which
         the fields' `to_python` reads)."""
-        quote = self.connection.ops.quote_name
         if not group.returned:
             return f"SELECT {group.index}, position, id, NULL::text[] FROM {group.keys}"
-        values = ", ".join(f"r{group.index}.{quote(_column(f))}::text" for f in group.returned)
+        values = ", ".join(
+            f"r{group.index}.{group.table.columns[f.name]}::text" for f in group.returned
+        )
         return (
             f"SELECT {group.index}, {group.keys}.position, {group.keys}.id, "
             f"ARRAY[{values}] FROM {group.keys} "

@@ -309,48 +309,71 @@ def tenant_links() -> list[tuple[type[Model], str, type[Model]]]:
 
 
 def sync_link_guards(connection: BaseDatabaseWrapper) -> None:
-    """A trigger per foreign key between tenant tables that refuses a row pointing at another
-    tenant's row. Idempotent; guards of links that no longer exist are dropped.
+    """Triggers that refuse a row pointing at another tenant's row, through any foreign key
+    between tenant tables. Idempotent; guards of links that no longer exist are dropped.
 
     Foreign-key checks ignore row-level security, so without this a row of tenant A could name
-    a team of tenant B from raw SQL. The trigger's lookup runs under the caller's policies: in
-    a tenant's scope another tenant's row is not even visible, so it cannot be linked. It runs
+    a team of tenant B from raw SQL. The guard's lookups run under the caller's policies: in a
+    tenant's scope another tenant's row is not even visible, so it cannot be linked. It runs
     after the row is written, as a foreign key's check does, so that one statement may write a
     row and the rows linked to it (itsm/bulk.py); the statement fails all the same.
+
+    One function per table checks all of a row's links. Its triggers' WHEN conditions, which
+    PostgreSQL evaluates without calling it, skip rows with no link set (on INSERT) and updates
+    that change no link and not the tenant: each call of a PL/pgSQL trigger costs more than its
+    lookup, and an incident's create would otherwise call eleven.
     """
     if not _is_postgres(connection):
         return
     qn = connection.ops.quote_name
+    pattern = LINK_GUARD_PREFIX + "%"
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(
             "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE t.tgname LIKE %s",
-            [LINK_GUARD_PREFIX + "%"],
+            [pattern],
         )
         for name, table in cursor.fetchall():
             cursor.execute(f"DROP TRIGGER {qn(name)} ON {qn(table)}")
+        cursor.execute("SELECT proname FROM pg_proc WHERE proname LIKE %s", [pattern])
+        for (name,) in cursor.fetchall():
             cursor.execute(f"DROP FUNCTION IF EXISTS {qn(name)}()")
+        links: dict[str, list[tuple[str, type[Model]]]] = {}
         for model, column, parent in tenant_links():
-            table = model._meta.db_table
-            name = _guard_name(table, column)
-            parent_key = str(parent._meta.pk.column)
+            links.setdefault(model._meta.db_table, []).append((column, parent))
+        for table, table_links in links.items():
+            function = _guard_name(table)
             # Names come from the models (never from input) and are quoted.
-            cursor.execute(
-                f"CREATE OR REPLACE FUNCTION {qn(name)}() RETURNS trigger LANGUAGE plpgsql AS $$ "  # noqa: S608
-                f"BEGIN IF NEW.{qn(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-                f"{qn(parent._meta.db_table)} p WHERE p.{qn(parent_key)} = NEW.{qn(column)} "
-                "AND p.tenant_id = NEW.tenant_id) THEN RAISE EXCEPTION "
+            checks = " ".join(
+                f"IF NEW.{qn(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "  # noqa: S608
+                f"{qn(parent._meta.db_table)} p WHERE p.{qn(str(parent._meta.pk.column))} = "
+                f"NEW.{qn(column)} AND p.tenant_id = NEW.tenant_id) THEN RAISE EXCEPTION "
                 f"'{table}.{column} names a row of another tenant' USING ERRCODE = '23503'; "
-                "END IF; RETURN NEW; END $$"
+                "END IF;"
+                for column, parent in table_links
             )
             cursor.execute(
-                f"CREATE TRIGGER {qn(name)} AFTER INSERT OR UPDATE OF {qn(column)}, tenant_id "
-                f"ON {qn(table)} FOR EACH ROW EXECUTE FUNCTION {qn(name)}()"
+                f"CREATE FUNCTION {qn(function)}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN {checks} RETURN NEW; END $$"
+            )
+            columns = [qn(column) for column, _parent in table_links]
+            any_set = " OR ".join(f"NEW.{column} IS NOT NULL" for column in columns)
+            changed = " OR ".join(
+                f"NEW.{column} IS DISTINCT FROM OLD.{column}" for column in [*columns, "tenant_id"]
+            )
+            cursor.execute(
+                f"CREATE TRIGGER {qn(_guard_name(table, 'insert'))} AFTER INSERT ON {qn(table)} "
+                f"FOR EACH ROW WHEN ({any_set}) EXECUTE FUNCTION {qn(function)}()"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER {qn(_guard_name(table, 'update'))} AFTER UPDATE OF "
+                f"{', '.join(columns)}, tenant_id ON {qn(table)} "
+                f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {qn(function)}()"
             )
 
 
-def _guard_name(table: str, column: str) -> str:
-    name = f"{LINK_GUARD_PREFIX}{table}_{column}"
+def _guard_name(table: str, suffix: str = "") -> str:
+    name = f"{LINK_GUARD_PREFIX}{table}" + (f"_{suffix}" if suffix else "")
     if len(name) <= 63:  # PostgreSQL's identifier limit
         return name
     digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]

@@ -98,17 +98,24 @@ def test_links_between_tenant_tables_stay_inside_the_tenant(tenant_a, tenant_b):
 
 
 def test_every_link_between_tenant_tables_has_a_database_guard():
-    guarded = {
-        (table, name)
-        for table, name in _rows(
-            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE t.tgname LIKE %s",
-            [rls.LINK_GUARD_PREFIX + "%"],
-        )
-    }
+    guards = _rows(
+        "SELECT c.relname, t.tgname, t.tgtype & 4 <> 0, t.tgtype & 16 <> 0, "  # insert, update
+        "ARRAY(SELECT a.attname FROM pg_attribute a "
+        "WHERE a.attrelid = t.tgrelid AND a.attnum = ANY(t.tgattr)) "
+        "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE %s",
+        [rls.LINK_GUARD_PREFIX + "%"],
+    )
     links = _tenant_foreign_keys()
-    assert {table for table, _column, _parent in links} == {table for table, _name in guarded}
-    assert len(guarded) == len(links)
+    tables = {table for table, _column, _parent in links}
+    # Each linking table is guarded after an INSERT, and after an UPDATE of any of its links
+    assert {table for table, _name, on_insert, _u, _c in guards if on_insert} == tables
+    updated = {
+        (table, column)
+        for table, _name, _i, on_update, columns in guards
+        if on_update
+        for column in columns
+    }
+    assert {(table, column) for table, column, _parent in links} <= updated
 
 
 @platform_db
@@ -137,3 +144,23 @@ def test_the_database_refuses_a_link_to_another_tenants_row(tenant_a, tenant_b):
     with rls.tenant_scope(tenant_a.pk):
         incident.refresh_from_db()
     assert incident.assignment_team_id != team_b.pk
+
+
+@platform_db
+def test_the_database_refuses_a_new_row_linked_to_another_tenants_row(tenant_a, tenant_b):
+    # Given an incident of B
+    incident_b = IncidentFactory(tenant=tenant_b)
+
+    # When platform code inserts an event of A on it
+    refused = pytest.raises(DatabaseError, match="names a row of another tenant")
+    with rls.platform_scope(), refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO incidents_incidentevent (tenant_id, incident_id, kind, is_public, body, "
+            "data, from_status, to_status, created_at, updated_at) "
+            "VALUES (%s, %s, 'comment', false, '', '{}', '', '', now(), now())",
+            [tenant_a.pk, incident_b.pk],
+        )
+
+    # Then B's incident has no event of A
+    with rls.platform_scope():
+        assert not incident_b.events.filter(tenant_id=tenant_a.pk).exists()
