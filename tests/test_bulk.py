@@ -1,10 +1,17 @@
 """itsm/bulk.py: a graph of new rows written in one statement, each child linked to its own
 parent, values the INSERT computes read back."""
 
+import datetime
+import decimal
+import json
+import uuid
+
 import pytest
+from django.db import connection
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from itsm import bulk
 from itsm.bulk import bulk_create_graph
@@ -114,3 +121,40 @@ def test_a_child_linked_to_a_parent_outside_the_graph_is_refused():
         with pytest.raises(ValueError, match="not linked into the graph"):
             bulk_create_graph(parents, children)
         assert not Notification.objects.for_tenant(tenant).exists()
+
+
+def test_postgresql_reads_each_value_back_as_it_was_given():
+    """The rows travel as JSON: every kind of value a field prepares comes back as its column's
+    type, equal to what was given."""
+    given = {
+        "moment": (timezone.now(), "timestamp with time zone"),
+        "day": (datetime.date(2026, 12, 6), "date"),
+        "span": (datetime.timedelta(days=3, seconds=7201, microseconds=5), "interval"),
+        "amount": (decimal.Decimal("12.50"), "numeric(10, 2)"),
+        "key": (uuid.uuid4(), "uuid"),
+        "ratio": (0.25, "double precision"),
+        "unbounded": (float("inf"), "double precision"),
+        "numbers": ([1, 2, 3], "integer[]"),
+        "document": (Jsonb({"a": [1, "two"], "b": None}), "jsonb"),
+        "text": ('it\'s "quoted" \\ and ünïcode', "text"),
+        "nothing": (None, "bigint"),
+    }
+    row = {name: bulk._json_value(value) for name, (value, _type) in given.items()}
+    columns = ", ".join(f"{name} {sql_type}" for name, (_value, sql_type) in given.items())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v({columns})",  # noqa: S608
+            [json.dumps([row])],
+        )
+        [read] = cursor.fetchall()
+    read = dict(zip(given, read, strict=True))
+    read["document"] = json.loads(read["document"])  # Django's connections read jsonb as text
+    assert read == {
+        name: value.obj if isinstance(value, Jsonb) else value
+        for name, (value, _type) in given.items()
+    }
+
+
+def test_a_value_json_does_not_carry_is_refused_for_the_fallback():
+    with pytest.raises(bulk._NotJsonError):
+        bulk._json_value(b"bytes")
