@@ -16,6 +16,7 @@ time; an expired token is deleted and refused (401). Two changes to knox's class
 
 from __future__ import annotations
 
+import binascii
 import re
 from functools import cache
 from hmac import compare_digest
@@ -48,7 +49,11 @@ class ApiTokenAuthentication(TokenAuthentication):
         for auth_token in _tokens(alias, key[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if self._cleanup_token(auth_token):
                 continue
-            if compare_digest(hash_token(key), auth_token.digest):
+            try:
+                digest = hash_token(key)
+            except (TypeError, binascii.Error) as error:
+                raise exceptions.AuthenticationFailed("Invalid token.") from error
+            if compare_digest(digest, auth_token.digest):
                 if knox_settings.AUTO_REFRESH and auth_token.expiry:
                     self.renew_token(auth_token)
                 validated: tuple[Any, Any] = self.validate_user(auth_token)
