@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import OuterRef, QuerySet
 
 from itsm.tenancy import rls
@@ -71,9 +71,10 @@ def _enter_tenant(user: Any, tenant_slug: str) -> Membership | None:
         rls.assume(rls.NO_ACCESS)
         return None
     fields = [field.attname for field in Membership._meta.concrete_fields]
-    membership = Membership.from_db(connection.alias, fields, row[: len(fields)])
+    # Rows of the default database (a test may have put another connection behind the alias).
+    membership = Membership.from_db(DEFAULT_DB_ALIAS, fields, row[: len(fields)])
     tenant_values = row[len(fields) : len(fields) + len(_TENANT_FIELDS)]
-    membership.tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, tenant_values)
+    membership.tenant = Tenant.from_db(DEFAULT_DB_ALIAS, _TENANT_FIELDS, tenant_values)
     rls.assume(rls.RlsContext(tenant_id=membership.tenant_id, user_id=user.pk))
     _remember(user, membership, row[-1])
     return membership
