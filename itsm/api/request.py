@@ -5,6 +5,10 @@ from rest_framework.request import Request
 
 from itsm.tenancy.models import Membership, Tenant
 
+# Set on a request before it is authenticated: the slug of the tenant it will enter, so that
+# the API token's read enters it in the same statement (itsm/accounts/api/authentication.py).
+TENANT_TO_ENTER = "tenant_to_enter"
+
 
 class TenantRequest(Request):
     """A request inside a tenant: authenticated, with an active membership."""

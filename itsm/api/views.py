@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from itsm.api.permissions import HasActionRole, IsTenantMember
-from itsm.api.request import TenantRequest
+from itsm.api.request import TENANT_TO_ENTER, TenantRequest
 from itsm.audit.context import audit_context_update, user_context
 from itsm.errors import PreconditionFailedError
 from itsm.tenancy import rls
@@ -59,6 +59,7 @@ class TenantScopedViewSet(GenericViewSet[Any]):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         request.tenant = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
+        setattr(request, TENANT_TO_ENTER, kwargs[TENANT_URL_KWARG])
         if request.user.is_authenticated:
             membership = tenant_membership_resolve(
                 user=request.user, tenant_slug=kwargs[TENANT_URL_KWARG]

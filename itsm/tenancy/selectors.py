@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -31,6 +31,12 @@ def tenant_membership_resolve(
     if not user.is_authenticated:
         return None
     if rls.is_enforced():
+        # Entered already by the statement that authenticated the request (in this transaction:
+        # the RLS context it set is still the current one)?
+        slug, context, membership = getattr(user, _ENTERED, (None, None, None))
+        if membership is not None and slug == tenant_slug and context == rls.current():
+            entered: Membership = membership
+            return entered
         return _enter_tenant(user, tenant_slug)
     tenant = Tenant.objects.filter(slug=tenant_slug, is_active=True).first()
     if tenant is None:
@@ -47,37 +53,54 @@ def tenant_membership_resolve(
 # The membership's columns from the function, the tenant's after them, and the member's teams
 # (read after the function has set row-level security for the tenant).
 _TENANT_FIELDS = ["id", "name", "slug", "is_active", "created_at", "config_version"]
+_MEMBERSHIP_FIELDS = [field.attname for field in Membership._meta.concrete_fields]
+# The width of the entry statement's row.
+TENANT_ENTRY_COLUMNS = len(_MEMBERSHIP_FIELDS) + len(_TENANT_FIELDS) + 1
 
 
 @cache
-def _enter_tenant_sql() -> str:
+def tenant_entry_sql(user_id: str = "%s") -> str:
+    """The statement that enters the tenant whose slug is its parameter, as the user `user_id`:
+    a placeholder, or a column of a statement it is read beside (the API token's read, which
+    saves the request a round trip). Its row (TENANT_ENTRY_COLUMNS wide) goes to
+    `tenant_entered`."""
     membership = ", ".join(f"m.{field.column}" for field in Membership._meta.concrete_fields)
-    tenant = ", ".join(f"t.{name}" for name in _TENANT_FIELDS)
-    # Only the models' own column names are interpolated.
+    tenant = ", ".join(f"t.{name} AS tenant_{name}" for name in _TENANT_FIELDS)
+    # Only the models' own column names and our own expression are interpolated.
     return (
         f"SELECT {membership}, {tenant}, "  # noqa: S608
         "ARRAY(SELECT tm.team_id FROM tenancy_teammember AS tm "
-        "WHERE tm.tenant_id = m.tenant_id AND tm.user_id = m.user_id) "
-        "FROM itsm_enter_tenant(%s, %s) AS m JOIN tenancy_tenant AS t ON t.id = m.tenant_id"
+        "WHERE tm.tenant_id = m.tenant_id AND tm.user_id = m.user_id) AS team_ids "
+        f"FROM itsm_enter_tenant(%s, {user_id}) AS m "
+        "JOIN tenancy_tenant AS t ON t.id = m.tenant_id"
     )
+
+
+def tenant_entered(user: Any, tenant_slug: str, row: Sequence[Any] | None) -> Membership | None:
+    """The membership the entry statement read (None for no row, or a row of NULLs from an
+    outer join), with the row-level security it set recorded; `tenant_membership_resolve`
+    then answers for the slug without a query of its own."""
+    if row is None or row[0] is None:
+        rls.assume(rls.NO_ACCESS)
+        membership = None
+    else:
+        # Rows of the default database (a test may put another connection behind the alias).
+        fields = len(_MEMBERSHIP_FIELDS)
+        membership = Membership.from_db(DEFAULT_DB_ALIAS, _MEMBERSHIP_FIELDS, row[:fields])
+        tenant_values = row[fields : fields + len(_TENANT_FIELDS)]
+        membership.tenant = Tenant.from_db(DEFAULT_DB_ALIAS, _TENANT_FIELDS, tenant_values)
+        rls.assume(rls.RlsContext(tenant_id=membership.tenant_id, user_id=user.pk))
+        _remember(user, membership, row[-1])
+    setattr(user, _ENTERED, (tenant_slug, rls.current(), membership))
+    return membership
 
 
 def _enter_tenant(user: Any, tenant_slug: str) -> Membership | None:
     # A cursor, not `raw()`: a RawQuerySet works out its columns' mapping anew on every call.
     with connection.cursor() as cursor:
-        cursor.execute(_enter_tenant_sql(), [tenant_slug, user.pk])
+        cursor.execute(tenant_entry_sql(), [tenant_slug, user.pk])
         row = cursor.fetchone()
-    if row is None:
-        rls.assume(rls.NO_ACCESS)
-        return None
-    fields = [field.attname for field in Membership._meta.concrete_fields]
-    # Rows of the default database (a test may have put another connection behind the alias).
-    membership = Membership.from_db(DEFAULT_DB_ALIAS, fields, row[: len(fields)])
-    tenant_values = row[len(fields) : len(fields) + len(_TENANT_FIELDS)]
-    membership.tenant = Tenant.from_db(DEFAULT_DB_ALIAS, _TENANT_FIELDS, tenant_values)
-    rls.assume(rls.RlsContext(tenant_id=membership.tenant_id, user_id=user.pk))
-    _remember(user, membership, row[-1])
-    return membership
+    return tenant_entered(user, tenant_slug, row)
 
 
 def member_by_username(*, tenant: Tenant, username: str) -> Any | None:
@@ -108,6 +131,8 @@ def member_by_username(*, tenant: Tenant, username: str) -> Any | None:
 # input names), kept on the user object (which lives as long as the request) so that services
 # asking that user's role in that tenant need no query of their own; likewise their teams.
 _MEMBERSHIP_OF_REQUEST = "_itsm_request_membership"
+# The tenant the request entered: (slug, the RLS context set, the membership or None).
+_ENTERED = "_itsm_request_entered"
 _TEAMS_OF_REQUEST = "_itsm_request_teams"
 
 
