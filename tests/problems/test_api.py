@@ -269,8 +269,8 @@ def test_the_list_costs_the_same_queries_for_more_problems(
     client = api_client(pdesk.manager)
     make_problem(pdesk, services=[pdesk.desk.service])
     client.get(pdesk.url())  # the tenant's configuration (priority labels) is cached from here
-    # token, tenant with membership and RLS, problems, their services...
-    with django_assert_num_queries(7) as few:
+    # token with the tenant's membership and RLS (one statement), problems, their services...
+    with django_assert_num_queries(6) as few:
         assert len(client.get(pdesk.url()).json()["results"]) == 1
     for _ in range(5):
         make_problem(pdesk, services=[pdesk.desk.service], assignment_team=pdesk.desk.l2)
