@@ -54,16 +54,13 @@ def tenant_membership_resolve(
 # (read after the function has set row-level security for the tenant).
 _TENANT_FIELDS = ["id", "name", "slug", "is_active", "created_at", "config_version"]
 _MEMBERSHIP_FIELDS = [field.attname for field in Membership._meta.concrete_fields]
-# The width of the entry statement's row.
-TENANT_ENTRY_COLUMNS = len(_MEMBERSHIP_FIELDS) + len(_TENANT_FIELDS) + 1
 
 
 @cache
 def tenant_entry_sql(user_id: str = "%s") -> str:
     """The statement that enters the tenant whose slug is its parameter, as the user `user_id`:
     a placeholder, or a column of a statement it is read beside (the API token's read, which
-    saves the request a round trip). Its row (TENANT_ENTRY_COLUMNS wide) goes to
-    `tenant_entered`."""
+    saves the request a round trip). Its row goes to `tenant_entered`."""
     membership = ", ".join(f"m.{field.column}" for field in Membership._meta.concrete_fields)
     tenant = ", ".join(f"t.{name} AS tenant_{name}" for name in _TENANT_FIELDS)
     # Only the models' own column names and our own expression are interpolated.
