@@ -143,9 +143,12 @@ class HttpClient:
 
 
 def run_over_http(case: Case, bench: Bench, server: Gunicorn, requests: int) -> list[float]:
-    """One warm-up request, then `requests` timed ones (ms), on one connection."""
+    """A warm-up request per worker, then `requests` timed ones (ms), on one connection."""
     assert case.request is not None
-    items = list(case.prepare(requests + 1))
+    # Which sync worker accepts a request is chance: a warm-up per worker keeps a cold worker's
+    # first answer (its database connection, its first serializers) out of the timings.
+    warm_ups = server.workers
+    items = list(case.prepare(requests + warm_ups))
     client = HttpClient(server.port, bench)
     timings = []
     try:
@@ -153,7 +156,7 @@ def run_over_http(case: Case, bench: Bench, server: Gunicorn, requests: int) -> 
             call = case.request(item)
             started = time.perf_counter()
             client.send(call)
-            if index:
+            if index >= warm_ups:
                 timings.append((time.perf_counter() - started) * 1000)
     finally:
         client.close()
