@@ -44,6 +44,8 @@ from django.db import connections, models, router
 from django.db.models.sql import InsertQuery
 from psycopg.types.json import Json, Jsonb
 
+from itsm.prepared import execute_prepared
+
 # A graph of more rows than this goes group by group (one JSON parameter holds any number, but
 # one statement should not hold a bulk load).
 MAX_ROWS = 5_000
@@ -267,7 +269,8 @@ class _Plan:
 
     def execute(self) -> None:
         with self.connection.cursor() as cursor:
-            cursor.execute(self.sql, self.params)
+            # One text per shape of graph (its counts of rows are parameters): planned once.
+            execute_prepared(cursor, self.sql, self.params)
             written = cursor.fetchall()
         for index, position, key, returned in written:
             group = self.groups[index]

@@ -273,6 +273,9 @@ DATABASE_OWNER_CREDENTIALS: dict[str, str] = (
 DATABASE_APP_ROLE: str = DATABASES["default"].get("USER", "") if _owner else ""
 # The role whose members may open the platform scope; empty on SQLite (no policies there).
 DATABASE_PLATFORM_ROLE: str = DATABASES.get("platform", {}).get("USER", "")
+# The hot statements are prepared once per connection (itsm/prepared.py); false behind a pooler
+# that moves a client's transactions between server connections (PgBouncer in transaction mode).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 
 # --- Workspace -----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import OuterRef, QuerySet
 
+from itsm.prepared import execute_prepared
 from itsm.tenancy import rls
 from itsm.tenancy.choices import STAFF_ROLES, MembershipRole, TeamKind
 from itsm.tenancy.config import tenant_rows
@@ -95,7 +96,7 @@ def tenant_entered(user: Any, tenant_slug: str, row: Sequence[Any] | None) -> Me
 def _enter_tenant(user: Any, tenant_slug: str) -> Membership | None:
     # A cursor, not `raw()`: a RawQuerySet works out its columns' mapping anew on every call.
     with connection.cursor() as cursor:
-        cursor.execute(tenant_entry_sql(), [tenant_slug, user.pk])
+        execute_prepared(cursor, tenant_entry_sql(), [tenant_slug, user.pk])
         row = cursor.fetchone()
     return tenant_entered(user, tenant_slug, row)
 

@@ -38,6 +38,7 @@ from knox.signals import token_expired
 from rest_framework import exceptions
 
 from itsm.api.request import TENANT_TO_ENTER
+from itsm.prepared import execute_prepared
 from itsm.tenancy.selectors import tenant_entered, tenant_entry_sql
 
 _TOKEN_SHAPE = re.compile(rb"[\x21-\x7e]{1,128}")
@@ -127,7 +128,7 @@ def _tokens(
     entering = tenant_slug is not None
     params = [*([tenant_slug] if entering else []), token_key, digest]
     with connections[alias].cursor() as cursor:
-        cursor.execute(_token_read(alias, entering), params)
+        execute_prepared(cursor, _token_read(alias, entering), params)
         rows = cursor.fetchall()
     found: list[tuple[Any, Sequence[Any] | None]] = []
     for row in rows:
