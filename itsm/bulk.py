@@ -95,6 +95,8 @@ class _Table:
     columns: dict[str, str]  # field name -> quoted column
     types: dict[str, str]  # field name -> SQL type
     foreign_keys: tuple[models.Field[Any, Any], ...]
+    # field name -> the exact types of value written as they are (`_written_as_is`)
+    as_is: dict[str, frozenset[type]]
 
 
 @cache
@@ -109,7 +111,38 @@ def _table(model: type[models.Model], alias: str) -> _Table:
         columns={f.name: quote(str(f.column)) for f in fields},
         types={f.name: str(f.cast_db_type(connection)) for f in fields},
         foreign_keys=tuple(f for f in fields if f.is_relation),
+        as_is={f.name: _written_as_is(f) for f in fields},
     )
+
+
+# Django's field classes whose conversions for the database return a value of these exact
+# types unchanged on PostgreSQL (checked against their code), and which JSON carries as it is.
+_NONE: tuple[type, ...] = (type(None),)
+_UNCHANGED: dict[type[models.Field[Any, Any]], tuple[type, ...]] = {
+    models.CharField: (str, *_NONE),
+    models.TextField: (str, *_NONE),
+    models.IntegerField: (int, *_NONE),
+    models.BigAutoField: (int, *_NONE),  # the keys foreign keys hold
+    models.AutoField: (int, *_NONE),
+    models.BooleanField: (bool, *_NONE),
+    models.DateTimeField: _NONE,
+    models.DateField: _NONE,
+}
+_CONVERSIONS = ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")
+
+
+def _written_as_is(field: models.Field[Any, Any]) -> frozenset[type]:
+    """The types of value `get_db_prep_save` returns unchanged for this field: most of a row
+    goes into the JSON without Django's conversions (a fifth of a create's Python). A class
+    that overrides a conversion (an app's own field, say) has none."""
+    if type(field).get_db_prep_save is models.ForeignKey.get_db_prep_save:
+        return _written_as_is(field.target_field)  # type: ignore[attr-defined]  # its target's value
+    for base, types in _UNCHANGED.items():
+        if isinstance(field, base) and all(
+            getattr(type(field), name) is getattr(base, name) for name in _CONVERSIONS
+        ):
+            return frozenset(types)
+    return frozenset()
 
 
 class _NotJsonError(Exception):
@@ -198,6 +231,7 @@ class _Plan:
         fields = [f for f in table.fields if f.name not in linked]
         # A set: Django tests each of the model's fields for membership.
         related = frozenset(f for f in table.foreign_keys if f.name not in linked)
+        as_is = table.as_is
         # Per field, the rows whose value is an expression: position -> its SQL and parameters.
         computed: dict[str, dict[int, tuple[str, Sequence[Any]]]] = {}
         compiler = None
@@ -214,7 +248,9 @@ class _Plan:
                 row[f"#{n}"] = parent[1]
             for column in fields:
                 value = column.pre_save(instance, add=True)
-                if hasattr(value, "resolve_expression"):
+                if type(value) in as_is[column.name]:
+                    row[column.name] = value
+                elif hasattr(value, "resolve_expression"):
                     if compiler is None:
                         compiler = InsertQuery(type(instance)).get_compiler(using=self.alias)
                     resolved = value.resolve_expression(

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -158,3 +158,24 @@ def test_postgresql_reads_each_value_back_as_it_was_given():
 def test_a_value_json_does_not_carry_is_refused_for_the_fallback():
     with pytest.raises(bulk._NotJsonError):
         bulk._json_value(b"bytes")
+
+
+class _ShoutingField(models.CharField[str, str]):
+    """A field of an app's own that converts its values."""
+
+    def get_prep_value(self, value):
+        return None if value is None else str(value).upper()
+
+
+def test_only_the_values_django_leaves_unchanged_skip_its_conversions():
+    """A value of a type the field's conversions return unchanged goes into the JSON as it is;
+    anything else (another type, a field with a conversion of its own) goes through Django."""
+    none = type(None)
+
+    assert bulk._written_as_is(models.CharField(max_length=9)) == {str, none}
+    assert bulk._written_as_is(models.PositiveIntegerField()) == {int, none}
+    assert bulk._written_as_is(models.DateTimeField()) == {none}
+    assert bulk._written_as_is(Delivery._meta.get_field("notification")) == {int, none}
+    assert bulk._written_as_is(models.DurationField()) == frozenset()
+    assert bulk._written_as_is(models.JSONField()) == frozenset()
+    assert bulk._written_as_is(_ShoutingField(max_length=9)) == frozenset()
