@@ -3,8 +3,8 @@
 Django binds parameters on the client, so PostgreSQL parses and plans every statement anew. It
 has to: the audit context (pghistory) rides in front of each statement as a second statement,
 which the protocol's own prepared statements refuse. For the few statements that every request
-of a kind sends (the API token's read, the tenant's entry, a new incident's rows), parsing and
-planning took a fifth of their time in the database.
+of a kind sends (the API token's read, the tenant's entry, a new incident's rows), planning
+alone took a quarter to a third of their time in the database.
 
 `execute_prepared` names such a statement after its text. The first time on a connection it
 sends `PREPARE name AS …; EXECUTE name(…)`, after that `EXECUTE name(…)` alone; PostgreSQL
